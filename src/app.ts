@@ -1,0 +1,95 @@
+// buildApp wires the modules explicitly from the dependencies it is given; it never listens.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import type { Database } from './db/database.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import type { AccessTokens } from './modules/auth/access-tokens.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import { registerAuthentication } from './platform/authenticate.js';
+import { registerErrorHandling } from './platform/error-handler.js';
+import { AppError, serviceUnavailable } from './platform/errors.js';
+import { BODY_LIMIT_BYTES, registerJsonBody } from './platform/json-body.js';
+import { registerOpenApi } from './platform/openapi.js';
+import { requestIdOf } from './platform/request-id.js';
+import { schemaKeywords } from './platform/schema-keywords.js';
+
+export interface AppDeps {
+  db: Database;
+  logger: FastifyBaseLogger;
+  accessTokens: AccessTokens;
+  refreshTokenTtlSeconds: number;
+  trustProxy: boolean;
+}
+
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // One log line per request, written below; Fastify's own request logs are off.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: deps.trustProxy,
+    // While closing, new requests get the contract's 503 body from the hook below instead.
+    return503OnClosing: false,
+    ajv: {
+      customOptions: {
+        allErrors: true,
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: true,
+        strict: true,
+        keywords: ['example'],
+      },
+      plugins: [schemaKeywords],
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  registerJsonBody(app);
+  registerErrorHandling(app);
+
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    if (!closing) {
+      done();
+      return;
+    }
+    reply.header('connection', 'close');
+    done(serviceUnavailable('The service is shutting down; retry the request'));
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        statusCode: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        principal: request.principal?.kind,
+      },
+      'request completed',
+    );
+    done();
+  });
+  // A POST route whose request came with no body at all: the contract wants a JSON object.
+  app.addHook('preValidation', (request, _reply, done) => {
+    const missing = request.routeOptions.schema?.body !== undefined && request.body === undefined;
+    done(missing ? new AppError('INVALID_JSON', 'The request body must be a JSON object') : undefined);
+  });
+
+  await registerOpenApi(app);
+  registerAuthentication(app, {
+    verifyAccessToken: (token) => deps.accessTokens.verify(token),
+    verifyApiKey: () => Promise.resolve(undefined),
+  });
+
+  healthRoutes(app, deps);
+  authRoutes(app, deps);
+
+  await app.ready();
+  return app;
+}

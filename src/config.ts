@@ -1,0 +1,162 @@
+// The only reader of process.env. Every variable is parsed and validated once, at start; a bad value
+// stops the process with a message that names the variable (and never echoes a secret's value).
+import path from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Embedded PGlite data directory; used only when `databaseUrl` is not set. */
+  readonly dataDir: string;
+  /** PostgreSQL connection string; when set, the service runs on that server through a pool. */
+  readonly databaseUrl: string | undefined;
+  readonly databasePoolSize: number;
+  readonly databaseConnectTimeoutMs: number;
+  readonly databaseStatementTimeoutMs: number;
+  /** PEM (PKCS#8) Ed25519 private key; required with `databaseUrl`, generated into `dataDir` otherwise. */
+  readonly jwtPrivateKeyPem: string | undefined;
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+  readonly operatorEmail: string | undefined;
+  readonly operatorPassword: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly shutdownGraceMs: number;
+  readonly trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false (got "${raw}")`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${raw}")`);
+  }
+  return raw as T;
+}
+
+function databaseUrl(env: Env): string | undefined {
+  const raw = text(env, 'DATABASE_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'must be a URL such as postgres://user:password@host:5432/db');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://');
+  }
+  return raw;
+}
+
+/** Reads JWT_PRIVATE_KEY (PEM text, `\n` escapes allowed) or JWT_PRIVATE_KEY_FILE (a path), not both. */
+function jwtPrivateKey(env: Env, readFile: (file: string) => string): string | undefined {
+  const inline = text(env, 'JWT_PRIVATE_KEY');
+  const file = text(env, 'JWT_PRIVATE_KEY_FILE');
+  if (inline !== undefined && file !== undefined) {
+    throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'cannot be set together with JWT_PRIVATE_KEY; choose one');
+  }
+  let pem: string | undefined;
+  if (file !== undefined) {
+    try {
+      pem = readFile(file);
+    } catch {
+      throw new ConfigError('JWT_PRIVATE_KEY_FILE', `names a file that cannot be read (${file})`);
+    }
+  } else if (inline !== undefined) {
+    pem = inline.replace(/\\n/g, '\n');
+  }
+  if (pem !== undefined && !pem.includes('-----BEGIN PRIVATE KEY-----')) {
+    const name = file !== undefined ? 'JWT_PRIVATE_KEY_FILE' : 'JWT_PRIVATE_KEY';
+    throw new ConfigError(name, 'must hold a PKCS#8 PEM private key ("-----BEGIN PRIVATE KEY-----")');
+  }
+  return pem;
+}
+
+export function loadConfig(env: Env, readFile: (file: string) => string): Config {
+  const url = databaseUrl(env);
+  const operatorEmail = text(env, 'OPERATOR_EMAIL');
+  const operatorPassword = env.OPERATOR_PASSWORD === '' ? undefined : env.OPERATOR_PASSWORD;
+  if ((operatorEmail === undefined) !== (operatorPassword === undefined)) {
+    throw new ConfigError(
+      operatorEmail === undefined ? 'OPERATOR_EMAIL' : 'OPERATOR_PASSWORD',
+      'must be set together with ' + (operatorEmail === undefined ? 'OPERATOR_PASSWORD' : 'OPERATOR_EMAIL'),
+    );
+  }
+  if (operatorEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(operatorEmail)) {
+    throw new ConfigError('OPERATOR_EMAIL', 'must be an email address');
+  }
+  if (operatorPassword !== undefined && Array.from(operatorPassword).length < 12) {
+    throw new ConfigError('OPERATOR_PASSWORD', 'must be at least 12 characters long');
+  }
+  const jwtPrivateKeyPem = jwtPrivateKey(env, readFile);
+  if (url !== undefined && jwtPrivateKeyPem === undefined) {
+    // Several instances share one PostgreSQL; each must sign with the same key, so the key is
+    // configuration, never generated per instance.
+    throw new ConfigError('JWT_PRIVATE_KEY', 'or JWT_PRIVATE_KEY_FILE must be set when DATABASE_URL is set');
+  }
+
+  return Object.freeze({
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: text(env, 'HOST') ?? '127.0.0.1',
+    dataDir: path.resolve(text(env, 'DATA_DIR') ?? './data'),
+    databaseUrl: url,
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
+    databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    jwtPrivateKeyPem,
+    jwtIssuer: text(env, 'JWT_ISSUER') ?? 'customercore',
+    jwtAudience: text(env, 'JWT_AUDIENCE') ?? 'customercore-api',
+    accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 900, 60, 86_400),
+    refreshTokenTtlSeconds: integer(env, 'REFRESH_TOKEN_TTL_SECONDS', 30 * 86_400, 300, 365 * 86_400),
+    operatorEmail,
+    operatorPassword,
+    logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', 'info', [
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
+    ]),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
+  });
+}

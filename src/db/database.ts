@@ -1,0 +1,143 @@
+// One Database type over the two engines. Both speak PostgreSQL, so migrations and queries are the
+// same; only connection handling differs. Repositories take a `Queryable`, so a caller can hand them
+// either the database or an open transaction and own the transaction itself.
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { rethrowClassified } from './database-errors.js';
+
+export type Row = Record<string, unknown>;
+
+/** The one row a statement such as INSERT ... RETURNING must produce. */
+export function one<R>(rows: R[]): R {
+  const row = rows[0];
+  if (row === undefined) throw new Error('The statement returned no row');
+  return row;
+}
+
+export interface Queryable {
+  /** Runs one parameterised statement and returns its rows. */
+  query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+}
+
+export interface Transaction extends Queryable {
+  /** Runs several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly engine: 'pglite' | 'postgres';
+  /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Embedded Postgres in WASM. One connection, so transactions are naturally serialised. */
+export async function openPglite(dataDir: string | undefined): Promise<Database> {
+  const db = await PGlite.create(dataDir ?? 'memory://');
+  return {
+    engine: 'pglite',
+    async query<R extends Row>(sql: string, params: readonly unknown[] = []) {
+      const result = await db.query<R>(sql, params as unknown[]).catch(rethrowClassified);
+      return result.rows;
+    },
+    async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+      // Errors thrown by `work` (business rules, already-classified SQL errors) pass through as
+      // they are; only failures of the transaction machinery itself are classified here.
+      const outcome = await db
+        .transaction(async (tx) => {
+          try {
+            return { value: await work(pgliteTransaction(tx)) };
+          } catch (error) {
+            throw new WorkFailed(error);
+          }
+        })
+        .catch((error: unknown) => (error instanceof WorkFailed ? error : rethrowClassified(error)));
+      if (outcome instanceof WorkFailed) throw outcome.error;
+      return outcome.value;
+    },
+    close: () => db.close(),
+  };
+}
+
+class WorkFailed extends Error {
+  constructor(readonly error: unknown) {
+    super('transaction work failed');
+  }
+}
+
+function pgliteTransaction(tx: Parameters<Parameters<PGlite['transaction']>[0]>[0]): Transaction {
+  return {
+    query: async <R extends Row>(sql: string, params: readonly unknown[] = []) =>
+      (await tx.query<R>(sql, params as unknown[]).catch(rethrowClassified)).rows,
+    exec: async (sql) => {
+      await tx.exec(sql).catch(rethrowClassified);
+    },
+  };
+}
+
+export interface PostgresOptions {
+  connectionString: string;
+  poolSize: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  /** Optional search_path, used by the tests to give each run its own schema. */
+  schema?: string;
+  onPoolError?: (error: Error) => void;
+}
+
+/** A PostgreSQL server through a connection pool. */
+export function openPostgres(options: PostgresOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    // Fail fast when the server is unreachable instead of queueing requests behind a dead socket.
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    // The server cancels a statement that runs too long; the client gives up a little later in
+    // case the server itself stopped answering.
+    statement_timeout: options.statementTimeoutMs,
+    query_timeout: options.statementTimeoutMs + 1000,
+    keepAlive: true,
+    idleTimeoutMillis: 30_000,
+    ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+  });
+  // An idle client whose server went away emits 'error' on the pool; without a listener that
+  // would crash the process. The next checkout simply gets a fresh connection.
+  pool.on('error', (error) => options.onPoolError?.(error));
+
+  return {
+    engine: 'postgres',
+    async query<R extends Row>(sql: string, params: readonly unknown[] = []) {
+      const result = await pool.query<R>(sql, params as unknown[]).catch(rethrowClassified);
+      return result.rows;
+    },
+    async transaction(work) {
+      const client = await pool.connect().catch(rethrowClassified);
+      let broken: Error | undefined;
+      const run = async (sql: string, params?: unknown[]) =>
+        client.query(sql, params).catch(rethrowClassified);
+      try {
+        await run('BEGIN');
+        const result = await work({
+          query: async <R extends Row>(sql: string, params: readonly unknown[] = []) =>
+            (await client.query<R>(sql, params as unknown[]).catch(rethrowClassified)).rows,
+          exec: async (sql) => {
+            await run(sql);
+          },
+        });
+        await run('COMMIT');
+        return result;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          // The connection is unusable; destroy it rather than return it to the pool.
+          broken = rollbackError as Error;
+        }
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,111 @@
+// Process entry: config → database → migrations → operator bootstrap → app → listen, and a
+// graceful close on SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0 within the
+// grace period (1 if it had to be cut short).
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
+import { openPglite, openPostgres, type Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import { createAccessTokens } from './modules/auth/access-tokens.js';
+import { dataDirSigningKey, signingKeyFromPem } from './modules/auth/signing-key.js';
+import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
+import { createLogger } from './platform/logger.js';
+
+function readConfig(): Config {
+  // A .env file in the working directory is read if present; real environment variables win.
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    return loadConfig(process.env, (file) => readFileSync(file, 'utf8'));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+
+  let lock: DataDirLock | undefined;
+  let db: Database;
+  if (config.databaseUrl === undefined) {
+    lock = lockDataDir(config.dataDir);
+    db = await openPglite(path.join(config.dataDir, 'pgdata'));
+    logger.info({ dataDir: config.dataDir }, 'using the embedded PGlite database');
+  } else {
+    db = openPostgres({
+      connectionString: config.databaseUrl,
+      poolSize: config.databasePoolSize,
+      connectTimeoutMs: config.databaseConnectTimeoutMs,
+      statementTimeoutMs: config.databaseStatementTimeoutMs,
+      onPoolError: (error) => {
+        logger.warn({ err: error }, 'idle database connection failed');
+      },
+    });
+    logger.info('using PostgreSQL from DATABASE_URL');
+  }
+
+  const applied = await migrate(db);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+  await bootstrapOperator(db, config, logger);
+
+  const signingKey =
+    config.jwtPrivateKeyPem === undefined
+      ? await dataDirSigningKey(config.dataDir)
+      : await signingKeyFromPem(config.jwtPrivateKeyPem);
+  const app = await buildApp({
+    db,
+    logger,
+    accessTokens: createAccessTokens({
+      key: signingKey,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      ttlSeconds: config.accessTokenTtlSeconds,
+    }),
+    refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
+    trustProxy: config.trustProxy,
+  });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error('grace period over with requests still running; exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs);
+    timer.unref();
+    app
+      .close()
+      .then(() => db.close())
+      .then(() => {
+        lock?.release();
+        logger.info('stopped');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => {
+    stop('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    stop('SIGINT');
+  });
+
+  await app.listen({ port: config.port, host: config.host });
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`CustomerCore failed to start: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import { Type } from 'typebox';
+import { Data } from '../../platform/http-schemas.js';
+
+export const LoginHeaders = Type.Object({
+  merchant_id: Type.Optional(
+    Type.String({ description: 'Institution id, for institution users. Operators send no merchant_id.' }),
+  ),
+});
+
+export const LoginBody = Type.Object(
+  {
+    token: Type.String({
+      minLength: 1,
+      maxLength: 254,
+      description: "The user's email (KunaCore names this field `token`)",
+      examples: ['owner@acme.test'],
+    }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+  },
+  { additionalProperties: false },
+);
+
+export const TokenPairResponse = Data(
+  Type.Object(
+    {
+      accessToken: Type.String({
+        description: 'EdDSA-signed JWT; send as Authorization: Bearer <accessToken>',
+      }),
+      refreshToken: Type.String({ description: 'Opaque secret, shown once' }),
+      tokenType: Type.Literal('Bearer'),
+      expiresIn: Type.Integer({ description: 'Seconds until the access token expires' }),
+    },
+    { additionalProperties: false },
+  ),
+);

@@ -1,0 +1,21 @@
+// Passwords are stored only as argon2id hashes (the library's defaults: 64 MiB, 3 passes).
+import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
+
+export const hashPassword = (password: string): Promise<string> =>
+  argon2.hash(password, { type: argon2.argon2id });
+
+let decoy: Promise<string> | undefined;
+
+/**
+ * Checks a password against a stored hash. With no hash (unknown account) it still spends the same
+ * work on a decoy hash, so a failed login takes as long whether or not the account exists.
+ */
+export async function verifyPassword(hash: string | undefined, password: string): Promise<boolean> {
+  decoy ??= hashPassword(randomBytes(16).toString('hex'));
+  const ok = await argon2.verify(hash ?? (await decoy), password).catch(() => false);
+  return hash !== undefined && ok;
+}
+
+/** A generated password: 24 characters, 144 random bits. */
+export const generatePassword = (): string => randomBytes(18).toString('base64url');

@@ -1,0 +1,71 @@
+// Authentication and authorisation, checked in onRequest: before the body is read, so a request
+// without valid credentials gets 401 whatever its body. Each route declares the one permission it
+// needs in `config.permission`; a route that declares none is refused, so none can be forgotten.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { forbidden, unauthorized } from './errors.js';
+import { isAllowed, type InstitutionPrincipal, type Permission, type Principal } from './principal.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    permission?: Permission;
+  }
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}
+
+export interface Authenticators {
+  /** The principal of a valid access token, or undefined. */
+  verifyAccessToken(token: string): Promise<Principal | undefined>;
+  /** The principal of a valid, unrevoked API key, or undefined. */
+  verifyApiKey(secret: string): Promise<Principal | undefined>;
+}
+
+async function authenticate(request: FastifyRequest, authenticators: Authenticators): Promise<Principal> {
+  const authorization = request.headers.authorization;
+  const apiKey = request.headers['api-key'];
+  if (authorization !== undefined && apiKey !== undefined) {
+    throw unauthorized('Send either an Authorization header or an api-key header, not both');
+  }
+  if (authorization !== undefined) {
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(authorization);
+    const principal = match?.[1] === undefined ? undefined : await authenticators.verifyAccessToken(match[1]);
+    if (principal === undefined) throw unauthorized('The access token is invalid or expired');
+    return principal;
+  }
+  if (typeof apiKey === 'string' && apiKey !== '') {
+    const principal = await authenticators.verifyApiKey(apiKey);
+    if (principal === undefined) throw unauthorized('The API key is invalid or revoked');
+    return principal;
+  }
+  throw unauthorized('Authentication required: send Authorization: Bearer <token> or an api-key header');
+}
+
+export function registerAuthentication(app: FastifyInstance, authenticators: Authenticators): void {
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRequest', async (request) => {
+    // Unmatched URLs (404) and the documentation routes have no route config of ours.
+    if (!request.is404 && !request.routeOptions.url?.startsWith('/docs')) {
+      const permission = request.routeOptions.config.permission;
+      if (permission === undefined)
+        throw new Error(`Route ${request.routeOptions.url ?? ''} declares no permission`);
+      if (permission === 'public') return;
+      const principal = await authenticate(request, authenticators);
+      if (!isAllowed(principal, permission)) throw forbidden();
+      request.principal = principal;
+    }
+  });
+}
+
+/** The authenticated caller of a route that requires credentials. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === undefined) throw new Error('principalOf called on a public route');
+  return request.principal;
+}
+
+/** The caller of an institution route (authorisation already excluded operators). */
+export function institutionPrincipalOf(request: FastifyRequest): InstitutionPrincipal {
+  const principal = principalOf(request);
+  if (principal.kind === 'operator') throw forbidden();
+  return principal;
+}

@@ -1,0 +1,53 @@
+// The OpenAPI 3 document is generated from the same route schemas that validate requests. Each
+// route's security requirement is derived from the permission it declares, so the document cannot
+// disagree with what the server enforces.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import type { Permission } from './principal.js';
+
+const securityFor = (permission: Permission | undefined): Record<string, string[]>[] => {
+  if (permission === undefined || permission === 'public') return [];
+  if (permission === 'api-keys:manage' || permission === 'operator') return [{ bearerAuth: [] }];
+  return [{ bearerAuth: [] }, { apiKey: [] }];
+};
+
+export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'CustomerCore',
+        version: '2.0.0',
+        description:
+          'The customer part of the KunaCore v2 API: partner institutions create and update their customers, ' +
+          'each with a wallet. All API routes are POST with a JSON object body; a success body is `{ "data": ... }`; ' +
+          'every error has the body `{ statusCode, error, code, message, requestId, details? }`.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'Access token from /v2/auth/login',
+          },
+          apiKey: { type: 'apiKey', in: 'header', name: 'api-key', description: 'Institution API key' },
+        },
+      },
+      tags: [
+        { name: 'Auth' },
+        { name: 'Customers' },
+        { name: 'API keys' },
+        { name: 'Operator' },
+        { name: 'Health' },
+      ],
+    },
+    transform: ({ schema, url, route }) => {
+      const permission = route.config?.permission;
+      return { schema: { ...schema, security: securityFor(permission) }, url };
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { config: { permission: 'public' }, schema: { hide: true } }, () => app.swagger());
+}

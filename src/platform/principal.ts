@@ -1,0 +1,51 @@
+// Who is calling, once credentials are checked, and what they may do.
+
+export type InstitutionRole = 'Owner' | 'Admin' | 'Viewer';
+export type Scope = 'customers:read' | 'customers:write';
+export const allScopes: readonly Scope[] = ['customers:read', 'customers:write'];
+
+/** What a route requires. `public` routes take no credentials. */
+export type Permission = Scope | 'api-keys:manage' | 'operator' | 'public';
+
+export type Principal =
+  | { kind: 'operator'; userId: string; email: string }
+  | { kind: 'user'; userId: string; email: string; role: InstitutionRole; institutionId: string }
+  | { kind: 'api_key'; apiKeyId: string; institutionId: string; scopes: readonly Scope[] };
+
+export type InstitutionPrincipal = Exclude<Principal, { kind: 'operator' }>;
+
+const rolePermissions: Readonly<Record<InstitutionRole, readonly Permission[]>> = {
+  Owner: ['customers:read', 'customers:write', 'api-keys:manage'],
+  Admin: ['customers:read', 'customers:write', 'api-keys:manage'],
+  Viewer: ['customers:read'],
+};
+
+export function isAllowed(principal: Principal, permission: Permission): boolean {
+  if (permission === 'public') return true;
+  switch (principal.kind) {
+    case 'operator':
+      return permission === 'operator';
+    case 'user':
+      return rolePermissions[principal.role].includes(permission);
+    case 'api_key':
+      // An API key can never manage API keys, whatever its scopes.
+      return (principal.scopes as readonly Permission[]).includes(permission);
+  }
+}
+
+/** Who made a change, as recorded with it. */
+export interface Actor {
+  type: 'user' | 'api_key' | 'operator';
+  id: string;
+}
+
+export function actorOf(principal: Principal): Actor {
+  switch (principal.kind) {
+    case 'operator':
+      return { type: 'operator', id: principal.userId };
+    case 'user':
+      return { type: 'user', id: principal.userId };
+    case 'api_key':
+      return { type: 'api_key', id: principal.apiKeyId };
+  }
+}

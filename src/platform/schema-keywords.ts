@@ -1,0 +1,100 @@
+// Our additions to the request validator (Ajv), so that one route schema validates, normalises and
+// documents every field at the edge:
+//   x-normalize: 'trim' | 'upper' | 'e164'   rewrites the string in place, before length and format
+//                                            checks ('upper' trims too; 'e164' also validates).
+//   x-immutable: ['field', ...]              rejects a body that names any of these fields.
+//   format 'iso-country'                     an assigned ISO 3166-1 alpha-2 code.
+import type { Ajv, ErrorObject } from 'ajv';
+import type { DataValidateFunction, DataValidationCxt } from 'ajv/dist/types/index.js';
+import countries from 'i18n-iso-countries';
+import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
+
+// i18n-iso-countries also lists XK (Kosovo), a user-assigned code that ISO 3166-1 has not assigned.
+const assignedCountryCodes = new Set(Object.keys(countries.getAlpha2Codes()).filter((code) => code !== 'XK'));
+
+export const isAssignedCountryCode = (code: string): boolean => assignedCountryCodes.has(code);
+
+/** A valid international number written with a leading `+`, in E.164; undefined if not valid. */
+export function toE164(input: string): string | undefined {
+  const value = input.trim();
+  if (!value.startsWith('+') || value.length > 40) return undefined;
+  try {
+    const phone = parsePhoneNumberWithError(value);
+    return phone.isValid() ? phone.number : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Normalisation = 'trim' | 'upper' | 'e164';
+
+function replace(ctx: DataValidationCxt | undefined, value: string): void {
+  if (ctx?.parentData !== undefined) {
+    (ctx.parentData as Record<string | number, unknown>)[ctx.parentDataProperty] = value;
+  }
+}
+
+export function schemaKeywords(ajv: Ajv): Ajv {
+  ajv.addFormat('iso-country', { type: 'string', validate: isAssignedCountryCode });
+
+  ajv.addKeyword({
+    keyword: 'x-normalize',
+    type: 'string',
+    schemaType: 'string',
+    modifying: true,
+    errors: true,
+    // Run before the other string keywords, so lengths and formats see the normalised value.
+    before: 'maxLength',
+    compile(kind: Normalisation) {
+      const validate: DataValidateFunction = (data: string, ctx?: DataValidationCxt) => {
+        if (kind === 'trim') {
+          replace(ctx, data.trim());
+          return true;
+        }
+        if (kind === 'upper') {
+          replace(ctx, data.trim().toUpperCase());
+          return true;
+        }
+        const e164 = toE164(data);
+        if (e164 === undefined) {
+          validate.errors = [
+            {
+              keyword: 'x-normalize',
+              message: 'must be a valid international phone number starting with +',
+              params: {},
+            } as Partial<ErrorObject> as ErrorObject,
+          ];
+          return false;
+        }
+        replace(ctx, e164);
+        return true;
+      };
+      return validate;
+    },
+  });
+
+  ajv.addKeyword({
+    keyword: 'x-immutable',
+    type: 'object',
+    schemaType: 'array',
+    errors: true,
+    compile(fields: string[]) {
+      const validate: DataValidateFunction = (data: Record<string, unknown>) => {
+        const present = fields.filter((field) => Object.hasOwn(data, field));
+        if (present.length === 0) return true;
+        validate.errors = present.map(
+          (field) =>
+            ({
+              keyword: 'x-immutable',
+              message: 'cannot be updated',
+              params: { field },
+            }) as Partial<ErrorObject> as ErrorObject,
+        );
+        return false;
+      };
+      return validate;
+    },
+  });
+
+  return ajv;
+}
