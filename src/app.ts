@@ -4,7 +4,12 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Database } from './db/database.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import type { AccessTokens } from './modules/auth/access-tokens.js';
+import { apiKeysRoutes } from './modules/api-keys/api-keys.routes.js';
+import { createApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
+import { customersRoutes } from './modules/customers/customers.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { institutionsRoutes } from './modules/institutions/institutions.routes.js';
+import { operatorRoutes } from './modules/operator/operator.routes.js';
 import { registerAuthentication } from './platform/authenticate.js';
 import { registerErrorHandling } from './platform/error-handler.js';
 import { AppError, serviceUnavailable } from './platform/errors.js';
@@ -84,11 +89,16 @@ export async function buildApp(deps: AppDeps) {
   await registerOpenApi(app);
   registerAuthentication(app, {
     verifyAccessToken: (token) => deps.accessTokens.verify(token),
-    verifyApiKey: () => Promise.resolve(undefined),
+    verifyApiKey: createApiKeyAuthenticator(deps.db),
   });
 
+  // Every route of the service, in one list.
   healthRoutes(app, deps);
   authRoutes(app, deps);
+  institutionsRoutes(app, deps);
+  apiKeysRoutes(app, deps);
+  customersRoutes(app, deps);
+  operatorRoutes(app, deps);
 
   await app.ready();
   return app;

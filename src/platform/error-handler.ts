@@ -48,6 +48,11 @@ function describe(error: AjvError): FieldProblem {
       return { field: String(error.params.missingProperty), message: 'is required' };
     case 'additionalProperties':
       return { field: String(error.params.additionalProperty), message: 'is not a known field' };
+    case 'dependencies':
+      return {
+        field: String(error.params.property),
+        message: `can only be sent with ${String(error.params.missingProperty)}`,
+      };
     case 'x-immutable':
       return { field: String(error.params.field), message: 'cannot be updated' };
     case 'type': {
@@ -86,7 +91,11 @@ function describe(error: AjvError): FieldProblem {
 function validationFailed(errors: AjvError[]): AppError {
   const seen = new Set<string>();
   const details: FieldProblem[] = [];
-  for (const problem of errors.map(describe)) {
+  // A non-updatable field is also an unknown one; say the more useful thing.
+  const ordered = [...errors].sort(
+    (a, b) => Number(b.keyword === 'x-immutable') - Number(a.keyword === 'x-immutable'),
+  );
+  for (const problem of ordered.map(describe)) {
     if (seen.has(problem.field)) continue;
     seen.add(problem.field);
     details.push(problem);

@@ -1,0 +1,67 @@
+// API keys, always scoped by their institution.
+import { one, type Queryable } from '../../db/database.js';
+import type { Scope } from '../../platform/principal.js';
+
+export interface ApiKeyRow {
+  id: string;
+  institution_id: string;
+  name: string;
+  prefix: string;
+  scopes: Scope[];
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+const columns = 'id, institution_id, name, prefix, scopes, created_at, last_used_at, revoked_at';
+
+export async function insertApiKey(
+  db: Queryable,
+  institutionId: string,
+  key: { name: string; prefix: string; keyHash: string; scopes: readonly Scope[]; createdBy: string },
+): Promise<ApiKeyRow> {
+  return one(
+    await db.query<ApiKeyRow & Record<string, unknown>>(
+      `INSERT INTO api_keys (institution_id, name, prefix, key_hash, scopes, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${columns}`,
+      [institutionId, key.name, key.prefix, key.keyHash, key.scopes, key.createdBy],
+    ),
+  );
+}
+
+export async function listApiKeys(db: Queryable, institutionId: string): Promise<ApiKeyRow[]> {
+  return db.query<ApiKeyRow & Record<string, unknown>>(
+    `SELECT ${columns} FROM api_keys WHERE institution_id = $1 ORDER BY created_at DESC, id DESC`,
+    [institutionId],
+  );
+}
+
+/** Revokes the key (idempotently) and returns it; undefined when the institution has no such key. */
+export async function revokeApiKey(
+  db: Queryable,
+  institutionId: string,
+  id: string,
+): Promise<ApiKeyRow | undefined> {
+  const rows = await db.query<ApiKeyRow & Record<string, unknown>>(
+    `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+      WHERE institution_id = $1 AND id = $2 RETURNING ${columns}`,
+    [institutionId, id],
+  );
+  return rows[0];
+}
+
+/** The active key with this hash. Not institution-scoped: this is how the institution is learned. */
+export async function findActiveApiKeyByHash(db: Queryable, keyHash: string): Promise<ApiKeyRow | undefined> {
+  const rows = await db.query<ApiKeyRow & Record<string, unknown>>(
+    `SELECT ${columns} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
+    [keyHash],
+  );
+  return rows[0];
+}
+
+export async function touchApiKey(db: Queryable, institutionId: string, id: string): Promise<void> {
+  await db.query(`UPDATE api_keys SET last_used_at = now() WHERE institution_id = $1 AND id = $2`, [
+    institutionId,
+    id,
+  ]);
+}

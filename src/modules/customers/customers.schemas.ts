@@ -1,0 +1,222 @@
+// One schema per route validates, normalises (trims, upper-cases countries, writes phones in
+// E.164), types and documents the customer fields.
+import { Type, type Static } from 'typebox';
+import { Data, NullableString, Page, Skip, Take, Timestamp, Uuid } from '../../platform/http-schemas.js';
+
+export const walletStatuses = ['Active', 'Blocked', 'Suspicious'] as const;
+export type WalletStatus = (typeof walletStatuses)[number];
+export type WalletStatusSetBy = 'institution' | 'operator';
+
+const WalletStatusSchema = Type.Unsafe<WalletStatus>({
+  type: 'string',
+  enum: [...walletStatuses],
+  description: 'Case-sensitive',
+});
+
+const rules = {
+  email: {
+    'x-normalize': 'trim',
+    format: 'email',
+    maxLength: 254,
+    description: 'Unique per institution, compared case-insensitively; stored as given (trimmed)',
+  },
+  phoneNumber: {
+    'x-normalize': 'e164',
+    description: 'A valid international number starting with +; stored and returned in E.164',
+    examples: ['+380991234567'],
+  },
+  firstName: {
+    'x-normalize': 'trim',
+    minLength: 1,
+    maxLength: 100,
+    description: '1-100 characters, trimmed',
+  },
+  lastName: { 'x-normalize': 'trim', minLength: 1, maxLength: 100, description: '1-100 characters, trimmed' },
+  comment: { maxLength: 1000, description: 'At most 1000 characters' },
+  externalId: {
+    minLength: 1,
+    maxLength: 255,
+    description: "The customer's id in your system; unique per institution",
+  },
+  country: {
+    'x-normalize': 'upper',
+    format: 'iso-country',
+    description: 'ISO 3166-1 alpha-2 code, any letter case in, upper case out',
+    examples: ['FR'],
+  },
+  verificationDocumentId: {
+    minLength: 1,
+    maxLength: 100,
+    description: 'Id of the document used to verify the customer (passport, driving licence, ...)',
+  },
+  residenceAddress: { minLength: 1, maxLength: 500 },
+  itn: { minLength: 1, maxLength: 50, description: 'Individual taxpayer number' },
+} as const;
+
+const kunaCoreCreateExample = {
+  email: 'alexsmith@mail.com',
+  phoneNumber: '+380991234567',
+  firstName: 'Alex',
+  lastName: 'Smith',
+  comment: 'Alex is a special client. Hi is a refferal of Denis.',
+  externalId: '12124d80-dd80-4c70-aa9c-c2aa014cc29e',
+  referralId: '1f44b1c7-9fd4-4d20-b9a4-7aca3646d0d5',
+  country: 'FR',
+  verificationDocumentId: 'FV633452',
+  residenceAddress: 'Champ de Mars, 5 Av. Anatole France, 75007 Paris, France',
+  itn: '633-123-92-12',
+};
+
+export const CreateCustomerBody = Type.Object(
+  {
+    email: Type.String(rules.email),
+    phoneNumber: Type.Optional(Type.String(rules.phoneNumber)),
+    firstName: Type.String(rules.firstName),
+    lastName: Type.String(rules.lastName),
+    comment: Type.Optional(Type.String(rules.comment)),
+    externalId: Type.Optional(Type.String(rules.externalId)),
+    referralId: Type.Optional(Uuid('Id of an existing customer of the same institution (referral program)')),
+    country: Type.String(rules.country),
+    verificationDocumentId: Type.String(rules.verificationDocumentId),
+    residenceAddress: Type.String(rules.residenceAddress),
+    itn: Type.Optional(Type.String(rules.itn)),
+  },
+  { additionalProperties: false, examples: [kunaCoreCreateExample] },
+);
+export type CreateCustomerBody = Static<typeof CreateCustomerBody>;
+
+/** Fields that exist on a customer but that update refuses, naming them. */
+export const notUpdatable = ['referralId', 'walletId', 'createdAt', 'updatedAt', 'walletStatusSetBy'];
+
+export const UpdateCustomerBody = Type.Object(
+  {
+    id: Uuid('The customer to update'),
+    email: Type.Optional(Type.String(rules.email)),
+    phoneNumber: Type.Optional(NullableString(rules.phoneNumber)),
+    firstName: Type.Optional(Type.String(rules.firstName)),
+    lastName: Type.Optional(Type.String(rules.lastName)),
+    comment: Type.Optional(NullableString(rules.comment)),
+    externalId: Type.Optional(NullableString(rules.externalId)),
+    country: Type.Optional(Type.String(rules.country)),
+    verificationDocumentId: Type.Optional(Type.String(rules.verificationDocumentId)),
+    residenceAddress: Type.Optional(Type.String(rules.residenceAddress)),
+    itn: Type.Optional(NullableString(rules.itn)),
+    walletStatus: Type.Optional(WalletStatusSchema),
+    walletStatusReason: Type.Optional(
+      Type.String({ maxLength: 500, description: 'Why the wallet status changes; needs walletStatus' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    'x-immutable': notUpdatable,
+    dependencies: { walletStatusReason: ['walletStatus'] },
+    description:
+      'Send `id` and the fields to change; `null` clears an optional field. ' +
+      `${notUpdatable.join(', ')} cannot be updated.`,
+    examples: [
+      { id: 'd0eab186-19f1-446f-8b9e-739945941b89', email: 'alexander@mail.com', firstName: 'Alexander' },
+    ],
+  },
+);
+export type UpdateCustomerBody = Static<typeof UpdateCustomerBody>;
+
+export const CustomerIdBody = Type.Object({ id: Uuid() }, { additionalProperties: false });
+
+const findFilters = {
+  email: Type.Optional(Type.String({ ...rules.email, description: 'Exact, case-insensitive' })),
+  walletId: Type.Optional(Uuid()),
+  externalId: Type.Optional(Type.String(rules.externalId)),
+  referralId: Type.Optional(Uuid()),
+  phoneNumber: Type.Optional(
+    Type.String({ ...rules.phoneNumber, description: 'Exact, after normalising to E.164' }),
+  ),
+  fullName: Type.Optional(
+    Type.String({
+      'x-normalize': 'trim',
+      minLength: 1,
+      maxLength: 201,
+      description: 'Case-insensitive substring of "{firstName} {lastName}"',
+    }),
+  ),
+  comment: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 1000, description: 'Case-insensitive substring' }),
+  ),
+  walletStatus: Type.Optional(WalletStatusSchema),
+  createdFrom: Type.Optional(Timestamp('Inclusive lower bound on createdAt')),
+  createdTo: Type.Optional(Timestamp('Inclusive upper bound on createdAt')),
+  take: Type.Optional(Take),
+  skip: Type.Optional(Skip),
+};
+
+export const FindCustomersBody = Type.Object(findFilters, {
+  additionalProperties: false,
+  description: 'All filters are optional and combined with AND. Newest first.',
+});
+export type FindCustomersBody = Static<typeof FindCustomersBody>;
+
+export const AdminFindCustomersBody = Type.Object(
+  { ...findFilters, institutionId: Type.Optional(Uuid('Only this institution')) },
+  {
+    additionalProperties: false,
+    description: 'Across institutions. All filters optional, ANDed. Newest first.',
+  },
+);
+export type AdminFindCustomersBody = Static<typeof AdminFindCustomersBody>;
+
+const customerProperties = {
+  id: Uuid(),
+  walletId: Uuid('All operations in KunaCore run on this wallet'),
+  email: Type.String(),
+  phoneNumber: NullableString(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  comment: NullableString(),
+  externalId: NullableString(),
+  referralId: NullableString({ format: 'uuid' }),
+  country: Type.String(),
+  verificationDocumentId: Type.String(),
+  residenceAddress: Type.String(),
+  itn: NullableString(),
+  walletStatus: WalletStatusSchema,
+  walletStatusSetBy: Type.Unsafe<WalletStatusSetBy>({
+    type: 'string',
+    enum: ['institution', 'operator'],
+    description: 'Who set the current wallet status',
+  }),
+  createdAt: Timestamp(),
+  updatedAt: Timestamp(),
+};
+
+export const Customer = Type.Object(customerProperties, { additionalProperties: false });
+export type Customer = Static<typeof Customer>;
+
+export const AdminCustomer = Type.Object(
+  { ...customerProperties, institutionId: Uuid('The institution the customer belongs to') },
+  { additionalProperties: false },
+);
+export type AdminCustomer = Static<typeof AdminCustomer>;
+
+export const CustomerResponse = Data(Customer);
+export const CustomerPageResponse = Type.Object(
+  { data: Type.Array(Customer), meta: Page },
+  { additionalProperties: false },
+);
+export const AdminCustomerResponse = Data(AdminCustomer);
+export const AdminCustomerPageResponse = Type.Object(
+  { data: Type.Array(AdminCustomer), meta: Page },
+  { additionalProperties: false },
+);
+
+export const SetWalletStatusBody = Type.Object(
+  {
+    walletId: Uuid(),
+    status: WalletStatusSchema,
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Blocked or Suspicious set here locks the status against the institution; Active lifts the lock.',
+  },
+);
+export type SetWalletStatusBody = Static<typeof SetWalletStatusBody>;

@@ -1,0 +1,31 @@
+// Creating an institution also creates its first user, the Owner, in the same transaction.
+import type { Database } from '../../db/database.js';
+import { generatePassword, hashPassword } from '../auth/passwords.js';
+import { insertInstitutionUser } from '../users/users.repository.js';
+import type { CreateInstitutionBody, InstitutionCreated } from './institutions.schemas.js';
+import { insertInstitution } from './institutions.repository.js';
+
+export async function createInstitution(
+  db: Database,
+  input: CreateInstitutionBody,
+): Promise<InstitutionCreated> {
+  const password = input.ownerPassword ?? generatePassword();
+  const generated = input.ownerPassword === undefined ? password : null;
+  // Hash before the transaction: it is slow, and needs no lock.
+  const passwordHash = await hashPassword(password);
+  return db.transaction(async (tx) => {
+    const institution = await insertInstitution(tx, input.title);
+    const owner = await insertInstitutionUser(tx, institution.id, {
+      email: input.ownerEmail,
+      passwordHash,
+      role: 'Owner',
+    });
+    return {
+      id: institution.id,
+      merchantId: institution.id,
+      title: institution.title,
+      createdAt: institution.created_at.toISOString(),
+      owner: { id: owner.id, email: owner.email, password: generated },
+    };
+  });
+}

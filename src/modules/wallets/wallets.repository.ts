@@ -1,0 +1,69 @@
+// Wallets and the record of their status changes.
+import type { Queryable } from '../../db/database.js';
+import type { Actor } from '../../platform/principal.js';
+import type { WalletStatus, WalletStatusSetBy } from '../customers/customers.schemas.js';
+
+export async function insertWallet(db: Queryable, institutionId: string, customerId: string): Promise<void> {
+  await db.query('INSERT INTO wallets (institution_id, customer_id) VALUES ($1, $2)', [
+    institutionId,
+    customerId,
+  ]);
+}
+
+export interface WalletStatusChange {
+  walletId: string;
+  institutionId: string;
+  from: { status: WalletStatus; setBy: WalletStatusSetBy };
+  to: { status: WalletStatus; setBy: WalletStatusSetBy };
+  actor: Actor;
+  reason: string | undefined;
+}
+
+/** Sets the status and records the change, in the caller's transaction. */
+export async function changeWalletStatus(db: Queryable, change: WalletStatusChange): Promise<void> {
+  await db.query(
+    `UPDATE wallets SET status = $3, status_set_by = $4, updated_at = now()
+      WHERE institution_id = $1 AND id = $2`,
+    [change.institutionId, change.walletId, change.to.status, change.to.setBy],
+  );
+  await db.query(
+    `INSERT INTO wallet_status_changes
+       (wallet_id, institution_id, old_status, new_status, old_set_by, new_set_by, actor_type, actor_id, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [
+      change.walletId,
+      change.institutionId,
+      change.from.status,
+      change.to.status,
+      change.from.setBy,
+      change.to.setBy,
+      change.actor.type,
+      change.actor.id,
+      change.reason ?? null,
+    ],
+  );
+}
+
+export interface WalletStatusChangeRow {
+  old_status: WalletStatus;
+  new_status: WalletStatus;
+  old_set_by: WalletStatusSetBy;
+  new_set_by: WalletStatusSetBy;
+  actor_type: Actor['type'];
+  actor_id: string;
+  reason: string | null;
+  created_at: Date;
+}
+
+export async function listWalletStatusChanges(
+  db: Queryable,
+  institutionId: string,
+  walletId: string,
+): Promise<WalletStatusChangeRow[]> {
+  return db.query<WalletStatusChangeRow & Record<string, unknown>>(
+    `SELECT old_status, new_status, old_set_by, new_set_by, actor_type, actor_id, reason, created_at
+       FROM wallet_status_changes WHERE institution_id = $1 AND wallet_id = $2
+      ORDER BY created_at, id`,
+    [institutionId, walletId],
+  );
+}

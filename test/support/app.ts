@@ -1,0 +1,104 @@
+// Builds the real app on a real Postgres engine for a test file: embedded PGlite in memory by
+// default, or the PostgreSQL server named by TEST_DATABASE_URL, in a schema of its own that is
+// dropped afterwards (so test files can run in parallel against one server).
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { buildApp } from '../../src/app.js';
+import { openPglite, openPostgres, type Database } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createAccessTokens, type AccessTokens } from '../../src/modules/auth/access-tokens.js';
+import { generateSigningKeyPem, signingKeyFromPem } from '../../src/modules/auth/signing-key.js';
+import { hashPassword } from '../../src/modules/auth/passwords.js';
+import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
+import { createLogger } from '../../src/platform/logger.js';
+
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL;
+export const engine: 'pglite' | 'postgres' = testDatabaseUrl === undefined ? 'pglite' : 'postgres';
+
+export const OPERATOR = { email: 'operator@test.local', password: 'operator-password-1' };
+
+export interface TestApp {
+  app: Awaited<ReturnType<typeof buildApp>>;
+  db: Database;
+  accessTokens: AccessTokens;
+  /** Every log line the app wrote, as text. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export interface TestDatabase {
+  db: Database;
+  /** For PostgreSQL: options to open more pools on the same schema. */
+  connection?: { connectionString: string; schema: string };
+  drop(): Promise<void>;
+}
+
+export async function openTestDatabase(): Promise<TestDatabase> {
+  if (testDatabaseUrl === undefined) {
+    const db = await openPglite(undefined);
+    return { db, drop: () => db.close() };
+  }
+  const schema = `test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: testDatabaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const db = openPostgres({
+    connectionString: testDatabaseUrl,
+    poolSize: 10,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 10_000,
+    schema,
+  });
+  return {
+    db,
+    connection: { connectionString: testDatabaseUrl, schema },
+    drop: async () => {
+      await db.close();
+      const cleanup = new pg.Client({ connectionString: testDatabaseUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP SCHEMA ${schema} CASCADE`);
+      await cleanup.end();
+    },
+  };
+}
+
+export async function startTestApp(options: { database?: TestDatabase } = {}): Promise<TestApp> {
+  const database = options.database ?? (await openTestDatabase());
+  await migrate(database.db);
+  await insertOperatorIfAbsent(database.db, {
+    email: OPERATOR.email,
+    passwordHash: await hashPassword(OPERATOR.password),
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logs.push(chunk.toString());
+      callback();
+    },
+  });
+  const accessTokens = createAccessTokens({
+    key: await signingKeyFromPem(generateSigningKeyPem()),
+    issuer: 'customercore',
+    audience: 'customercore-api',
+    ttlSeconds: 900,
+  });
+  const app = await buildApp({
+    db: database.db,
+    logger: createLogger('info', sink),
+    accessTokens,
+    refreshTokenTtlSeconds: 3600,
+    trustProxy: false,
+  });
+  return {
+    app,
+    db: database.db,
+    accessTokens,
+    logs,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
