@@ -1,7 +1,7 @@
 // API keys: created by an institution's Owner or Admin, shown once, stored as a hash, revocable.
 import type { Database } from '../../db/database.js';
 import { AppError } from '../../platform/errors.js';
-import type { Principal, Scope } from '../../platform/principal.js';
+import type { Principal } from '../../platform/principal.js';
 import { generateSecret, hashSecret } from '../auth/secrets.js';
 import type { ApiKey, ApiKeyWithSecret, CreateApiKeyBody } from './api-keys.schemas.js';
 import {
