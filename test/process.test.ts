@@ -1,0 +1,253 @@
+// The service as a real process, started the way `npm start` starts it: configuration checks,
+// the embedded database's data-directory lock, the operator bootstrap, a signing key that
+// survives restarts, and a graceful exit on SIGTERM.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { generateSigningKeyPem } from '../src/modules/auth/signing-key.js';
+import { engine, openTestDatabase, type TestDatabase } from './support/app.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+interface Service {
+  child: ChildProcess;
+  output: () => string;
+  baseUrl: string;
+  exited: Promise<number | null>;
+}
+
+function run(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
+  // Run outside the repository, so that a developer's own .env cannot leak into the test.
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), path.join(root, 'src/main.ts')],
+    {
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => text, exited };
+}
+
+/** Starts the service and waits until it listens. */
+async function start(env: Record<string, string>): Promise<Service> {
+  const service = run(env);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(service.output());
+    if (match?.[1] !== undefined) return { ...service, baseUrl: match[1] };
+    const code = await Promise.race([
+      service.exited,
+      new Promise((resolve) => setTimeout(resolve, 100, 'running')),
+    ]);
+    if (code !== 'running')
+      throw new Error(`service exited (${String(code)}) before listening:\n${service.output()}`);
+    if (Date.now() > deadline) throw new Error(`service did not listen:\n${service.output()}`);
+  }
+}
+
+async function stop(service: Service): Promise<number | null> {
+  service.child.kill('SIGTERM');
+  return service.exited;
+}
+
+async function call(service: Service, url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(service.baseUrl + url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+function readCredentials(dataDir: string): { email: string; password: string } {
+  const text = readFileSync(path.join(dataDir, 'operator-credentials.txt'), 'utf8');
+  return {
+    email: /^email=(.+)$/m.exec(text)?.[1] ?? '',
+    password: /^password=(.+)$/m.exec(text)?.[1] ?? '',
+  };
+}
+
+describe('the service process with the embedded database', () => {
+  let dataDir: string;
+  before(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'customercore-'));
+  });
+  after(() => {
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('when started on a bare data directory, then it creates an operator whose password is only in an owner-only file', async () => {
+    const service = await start({ DATA_DIR: dataDir });
+    try {
+      const file = path.join(dataDir, 'operator-credentials.txt');
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const { email, password } = readCredentials(dataDir);
+      assert.ok(password.length >= 20);
+      assert.ok(!service.output().includes(password), 'the password must not be logged');
+      assert.ok(service.output().includes(file), 'the log says where the credentials are');
+      const login = await call(service, '/v2/auth/login', { token: email, password });
+      assert.equal(login.status, 200);
+      assert.equal(statSync(path.join(dataDir, 'jwt-signing-key.pem')).mode & 0o777, 0o600);
+    } finally {
+      assert.equal(await stop(service), 0);
+    }
+  });
+
+  it('when a second process starts on the same data directory, then it exits non-zero with a clear message and the first keeps serving and keeps its data', async () => {
+    const first = await start({ DATA_DIR: dataDir });
+    try {
+      const { email, password } = readCredentials(dataDir);
+      const operator = await call(first, '/v2/auth/login', { token: email, password });
+      const created = await call(
+        first,
+        '/v2/admin/institution/create',
+        { title: 'Lock Test', ownerEmail: 'owner@lock.test' },
+        { authorization: `Bearer ${operator.body.data.accessToken}` },
+      );
+      assert.equal(created.status, 201);
+
+      const second = run({ DATA_DIR: dataDir });
+      const code = await second.exited;
+      assert.notEqual(code, 0);
+      assert.match(
+        second.output(),
+        /data directory .* is in use by another CustomerCore process \(pid \d+\)/,
+      );
+      assert.doesNotMatch(second.output(), /Server listening/);
+
+      const login = await call(
+        first,
+        '/v2/auth/login',
+        { token: 'owner@lock.test', password: created.body.data.owner.password },
+        { merchant_id: created.body.data.merchantId },
+      );
+      assert.equal(login.status, 200);
+    } finally {
+      assert.equal(await stop(first), 0);
+    }
+  });
+
+  it('when restarted, then data and access tokens issued before the restart are still valid', async () => {
+    const first = await start({ DATA_DIR: dataDir });
+    const { email, password } = readCredentials(dataDir);
+    const operator = await call(first, '/v2/auth/login', { token: email, password });
+    const created = await call(
+      first,
+      '/v2/admin/institution/create',
+      { title: 'Restart Test', ownerEmail: 'owner@restart.test', ownerPassword: 'restart-password-1' },
+      { authorization: `Bearer ${operator.body.data.accessToken}` },
+    );
+    const owner = await call(
+      first,
+      '/v2/auth/login',
+      { token: 'owner@restart.test', password: 'restart-password-1' },
+      { merchant_id: created.body.data.merchantId },
+    );
+    const auth = { authorization: `Bearer ${owner.body.data.accessToken}` };
+    const customer = await call(
+      first,
+      '/v2/customer/create',
+      {
+        email: 'restart@mail.com',
+        firstName: 'Re',
+        lastName: 'Start',
+        country: 'UA',
+        verificationDocumentId: 'D1',
+        residenceAddress: 'Kyiv',
+      },
+      auth,
+    );
+    assert.equal(customer.status, 201);
+    assert.equal(await stop(first), 0);
+
+    const second = await start({ DATA_DIR: dataDir });
+    try {
+      const details = await call(second, '/v2/customer/details', { id: customer.body.data.id }, auth);
+      assert.equal(details.status, 200);
+      assert.deepEqual(details.body.data, customer.body.data);
+      assert.equal(readCredentials(dataDir).password, password, 'the bootstrap runs only once');
+    } finally {
+      assert.equal(await stop(second), 0);
+    }
+  });
+});
+
+describe('configuration errors stop the process with a message naming the variable', () => {
+  const cases: { env: Record<string, string>; variable: string }[] = [
+    { env: { PORT: 'abc' }, variable: 'PORT' },
+    { env: { PORT: '70000' }, variable: 'PORT' },
+    { env: { DATABASE_URL: 'mysql://localhost/db' }, variable: 'DATABASE_URL' },
+    { env: { DATABASE_URL: 'postgres://127.0.0.1:5432/test' }, variable: 'JWT_PRIVATE_KEY' },
+    { env: { JWT_PRIVATE_KEY: 'not a key' }, variable: 'JWT_PRIVATE_KEY' },
+    { env: { OPERATOR_EMAIL: 'ops@bank.test' }, variable: 'OPERATOR_PASSWORD' },
+    { env: { OPERATOR_EMAIL: 'ops@bank.test', OPERATOR_PASSWORD: 'short' }, variable: 'OPERATOR_PASSWORD' },
+    { env: { LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL' },
+    { env: { SHUTDOWN_GRACE_MS: '-1' }, variable: 'SHUTDOWN_GRACE_MS' },
+  ];
+  for (const { env, variable } of cases) {
+    it(`when ${JSON.stringify(env)}, then it exits naming ${variable}`, async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'customercore-config-'));
+      try {
+        const service = run({ DATA_DIR: dataDir, ...env });
+        assert.equal(await service.exited, 78);
+        assert.match(service.output(), new RegExp(`Invalid configuration: ${variable}\\b`));
+        assert.doesNotMatch(service.output(), /Server listening/);
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe(`the service process on PostgreSQL (${engine})`, { skip: engine !== 'postgres' }, () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await openTestDatabase();
+  });
+  after(async () => {
+    await database.drop();
+  });
+
+  it('when DATABASE_URL is set, then it migrates, creates the configured operator, serves, and exits 0 on SIGTERM', async () => {
+    const connection = database.connection!;
+    const url = new URL(connection.connectionString);
+    url.searchParams.set('options', `-c search_path=${connection.schema}`);
+    const env = {
+      DATABASE_URL: url.toString(),
+      JWT_PRIVATE_KEY: generateSigningKeyPem().replace(/\n/g, '\\n'),
+      OPERATOR_EMAIL: 'ops@bank.test',
+      OPERATOR_PASSWORD: 'a-long-operator-password',
+    };
+    const service = await start(env);
+    try {
+      const login = await call(service, '/v2/auth/login', {
+        token: 'ops@bank.test',
+        password: 'a-long-operator-password',
+      });
+      assert.equal(login.status, 200);
+      assert.ok(!service.output().includes('a-long-operator-password'));
+      const ready = await fetch(`${service.baseUrl}/health/ready`);
+      assert.equal(ready.status, 200);
+      const operators = await database.db.query("SELECT email FROM users WHERE role = 'Operator'");
+      assert.deepEqual(operators, [{ email: 'ops@bank.test' }]);
+    } finally {
+      assert.equal(await stop(service), 0);
+    }
+    // A second instance on the same database starts fine (no data-directory lock with a server).
+    const again = await start(env);
+    assert.equal(await stop(again), 0);
+  });
+});
