@@ -11,7 +11,7 @@ import { healthRoutes } from './modules/health/health.routes.js';
 import { institutionsRoutes } from './modules/institutions/institutions.routes.js';
 import { operatorRoutes } from './modules/operator/operator.routes.js';
 import { registerAuthentication } from './platform/authenticate.js';
-import { registerErrorHandling } from './platform/error-handler.js';
+import { registerErrorHandling, sendError } from './platform/error-handler.js';
 import { AppError, serviceUnavailable } from './platform/errors.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './platform/json-body.js';
 import { registerOpenApi } from './platform/openapi.js';
@@ -33,6 +33,8 @@ export async function buildApp(deps: AppDeps) {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // Errors the router raises before any hook (a malformed URL) get the contract's body too.
+    frameworkErrors: (error, request, reply) => sendError(request, reply, error),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: deps.trustProxy,
     // While closing, new requests get the contract's 503 body from the hook below instead.

@@ -157,6 +157,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   }
   const appError = known ?? new AppError('INTERNAL_ERROR', 'Internal error; quote the request id to support');
   if (appError.code === 'RATE_LIMITED' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+  // Set here too: errors raised before the onRequest hooks (a malformed URL) skip them.
+  reply.header('x-request-id', request.id);
   return reply.status(appError.statusCode).send(errorBody(appError, request.id));
 }
 
