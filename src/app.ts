@@ -34,7 +34,9 @@ export async function buildApp(deps: AppDeps) {
     requestIdHeader: false,
     genReqId: requestIdOf,
     // Errors the router raises before any hook (a malformed URL) get the contract's body too.
-    frameworkErrors: (error, request, reply) => sendError(request, reply, error),
+    frameworkErrors: (error, request, reply) => {
+      void sendError(request, reply, error);
+    },
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: deps.trustProxy,
     // While closing, new requests get the contract's 503 body from the hook below instead.
