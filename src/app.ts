@@ -50,7 +50,8 @@ export async function buildApp(deps: AppDeps) {
         strict: true,
         keywords: ['example'],
       },
-      plugins: [schemaKeywords],
+      // Runs after ajv-formats is added, so that our formats replace its versions.
+      onCreate: schemaKeywords,
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -4,6 +4,8 @@
 //                                            checks ('upper' trims too; 'e164' also validates).
 //   x-immutable: ['field', ...]              rejects a body that names any of these fields.
 //   format 'iso-country'                     an assigned ISO 3166-1 alpha-2 code.
+//   format 'uuid'                            the canonical 8-4-4-4-12 form only (ajv-formats also
+//                                            accepts a urn:uuid: prefix, which PostgreSQL refuses).
 import type { Ajv, ErrorObject } from 'ajv';
 import type { DataValidateFunction, DataValidationCxt } from 'ajv/dist/types/index.js';
 import countries from 'i18n-iso-countries';
@@ -34,8 +36,9 @@ function replace(ctx: DataValidationCxt | undefined, value: string): void {
   }
 }
 
-export function schemaKeywords(ajv: Ajv): Ajv {
+export function schemaKeywords(ajv: Ajv): void {
   ajv.addFormat('iso-country', { type: 'string', validate: isAssignedCountryCode });
+  ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
 
   ajv.addKeyword({
     keyword: 'x-normalize',
@@ -95,6 +98,4 @@ export function schemaKeywords(ajv: Ajv): Ajv {
       return validate;
     },
   });
-
-  return ajv;
 }
