@@ -77,7 +77,8 @@ export async function updateCustomer(
   const params: unknown[] = [institutionId, id, ...changed.map((field) => changes[field])];
   const assignments = changed.map((field, index) => `${fieldColumns[field]} = $${index + 3}`);
   await db.query(
-    `UPDATE customers SET ${[...assignments, 'updated_at = now()'].join(', ')}
+    // clock_timestamp(): the time of the change, taken under the row lock, not the transaction's start.
+    `UPDATE customers SET ${[...assignments, 'updated_at = clock_timestamp()'].join(', ')}
       WHERE institution_id = $1 AND id = $2`,
     params,
   );

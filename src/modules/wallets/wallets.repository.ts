@@ -22,7 +22,7 @@ export interface WalletStatusChange {
 /** Sets the status and records the change, in the caller's transaction. */
 export async function changeWalletStatus(db: Queryable, change: WalletStatusChange): Promise<void> {
   await db.query(
-    `UPDATE wallets SET status = $3, status_set_by = $4, updated_at = now()
+    `UPDATE wallets SET status = $3, status_set_by = $4, updated_at = clock_timestamp()
       WHERE institution_id = $1 AND id = $2`,
     [change.institutionId, change.walletId, change.to.status, change.to.setBy],
   );
@@ -41,29 +41,5 @@ export async function changeWalletStatus(db: Queryable, change: WalletStatusChan
       change.actor.id,
       change.reason ?? null,
     ],
-  );
-}
-
-export interface WalletStatusChangeRow {
-  old_status: WalletStatus;
-  new_status: WalletStatus;
-  old_set_by: WalletStatusSetBy;
-  new_set_by: WalletStatusSetBy;
-  actor_type: Actor['type'];
-  actor_id: string;
-  reason: string | null;
-  created_at: Date;
-}
-
-export async function listWalletStatusChanges(
-  db: Queryable,
-  institutionId: string,
-  walletId: string,
-): Promise<WalletStatusChangeRow[]> {
-  return db.query<WalletStatusChangeRow & Record<string, unknown>>(
-    `SELECT old_status, new_status, old_set_by, new_set_by, actor_type, actor_id, reason, created_at
-       FROM wallet_status_changes WHERE institution_id = $1 AND wallet_id = $2
-      ORDER BY created_at, id`,
-    [institutionId, walletId],
   );
 }
