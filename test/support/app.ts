@@ -13,7 +13,7 @@ import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
 import { createLogger } from '../../src/platform/logger.js';
 
-export const testDatabaseUrl = process.env.TEST_DATABASE_URL;
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined;
 export const engine: 'pglite' | 'postgres' = testDatabaseUrl === undefined ? 'pglite' : 'postgres';
 
 export const OPERATOR = { email: 'operator@test.local', password: 'operator-password-1' };
