@@ -153,6 +153,7 @@ export async function setWalletStatusAsOperator(
     const from = { status: current.walletStatus, setBy: current.walletStatusSetBy };
     const to = nextWalletState(from, input.status, 'operator');
     if (to === undefined) return toAdminCustomer(current);
+    // No field changes: this only moves the customer's updatedAt, as the status is part of it.
     await updateCustomerRow(tx, current.institutionId, current.id, {});
     await changeWalletStatus(tx, {
       walletId: current.walletId,
