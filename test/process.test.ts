@@ -3,7 +3,7 @@
 // survives restarts, and a graceful exit on SIGTERM.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +19,10 @@ interface Service {
   exited: Promise<number | null>;
 }
 
-function run(env: Record<string, string>): {
+function run(
+  env: Record<string, string>,
+  cwd: string = tmpdir(),
+): {
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
@@ -29,7 +32,7 @@ function run(env: Record<string, string>): {
     process.execPath,
     ['--import', import.meta.resolve('tsx'), path.join(root, 'src/main.ts')],
     {
-      cwd: tmpdir(),
+      cwd,
       env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -197,6 +200,11 @@ describe('configuration errors stop the process with a message naming the variab
     { env: { DATABASE_URL: 'mysql://localhost/db' }, variable: 'DATABASE_URL' },
     { env: { DATABASE_URL: 'postgres://127.0.0.1:5432/test' }, variable: 'JWT_PRIVATE_KEY' },
     { env: { JWT_PRIVATE_KEY: 'not a key' }, variable: 'JWT_PRIVATE_KEY' },
+    { env: { JWT_PRIVATE_KEY_FILE: '/nonexistent/jwt.pem' }, variable: 'JWT_PRIVATE_KEY_FILE' },
+    {
+      env: { JWT_PRIVATE_KEY: 'x', JWT_PRIVATE_KEY_FILE: '/etc/hostname' },
+      variable: 'JWT_PRIVATE_KEY_FILE',
+    },
     { env: { OPERATOR_EMAIL: 'ops@bank.test' }, variable: 'OPERATOR_PASSWORD' },
     { env: { OPERATOR_EMAIL: 'ops@bank.test', OPERATOR_PASSWORD: 'short' }, variable: 'OPERATOR_PASSWORD' },
     { env: { LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL' },
@@ -215,6 +223,22 @@ describe('configuration errors stop the process with a message naming the variab
       }
     });
   }
+});
+
+describe('a .env file in the working directory', () => {
+  it('when it holds values, then the process reads them, and the environment wins over the file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'customercore-dotenv-'));
+    try {
+      // LOG_LEVEL is also set in the environment (to info), so only SHUTDOWN_GRACE_MS can be refused.
+      writeFileSync(path.join(dir, '.env'), 'LOG_LEVEL=loud\nSHUTDOWN_GRACE_MS=-1\n');
+      const service = run({ DATA_DIR: path.join(dir, 'data') }, dir);
+      assert.equal(await service.exited, 78);
+      assert.match(service.output(), /Invalid configuration: SHUTDOWN_GRACE_MS\b/);
+      assert.doesNotMatch(service.output(), /LOG_LEVEL/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe(`the service process on PostgreSQL (${engine})`, { skip: engine !== 'postgres' }, () => {
