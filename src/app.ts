@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Database } from './db/database.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
+import { createAccessTokenVerifier } from './modules/auth/auth.service.js';
 import type { AccessTokens } from './modules/auth/access-tokens.js';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes.js';
 import { createApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
@@ -93,7 +94,7 @@ export async function buildApp(deps: AppDeps) {
 
   await registerOpenApi(app);
   registerAuthentication(app, {
-    verifyAccessToken: (token) => deps.accessTokens.verify(token),
+    verifyAccessToken: createAccessTokenVerifier(deps),
     verifyApiKey: createApiKeyAuthenticator(deps.db),
   });
 

@@ -135,7 +135,9 @@ describe(`auth (${engine})`, () => {
         institution.id,
       ]);
       const rows = await t.db.query<{ token_hash: string; user_id: string }>(
-        'SELECT token_hash, user_id FROM refresh_tokens WHERE token_hash = $1',
+        `SELECT r.token_hash, s.user_id
+           FROM refresh_tokens r JOIN auth_sessions s ON s.id = r.session_id
+          WHERE r.token_hash = $1`,
         [sha256Hex(refreshToken)],
       );
       assert.equal(rows.length, 1);
@@ -252,6 +254,7 @@ describe(`auth (${engine})`, () => {
       const { payload } = jwtParts(realToken);
       const { token } = await foreign.issue({
         userId: payload.sub,
+        sessionId: payload.sid,
         email: payload.email,
         role: 'Owner',
         institution: payload.institution,
@@ -298,8 +301,8 @@ describe(`auth (${engine})`, () => {
       });
       institution = await createInstitution(t);
       const { payload } = jwtParts(institution.owner.token);
-      const { sub, id, email, role, merchantId, institution: tenant } = payload;
-      claims = { id, email, role, merchantId, institution: tenant, sub };
+      const { sub, id, sid, email, role, merchantId, institution: tenant } = payload;
+      claims = { id, sid, email, role, merchantId, institution: tenant, sub };
     });
 
     after(async () => {

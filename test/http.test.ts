@@ -94,6 +94,8 @@ const kunaCoreCreateExample = {
 
 const contractRoutes = [
   '/v2/auth/login',
+  '/v2/auth/refresh',
+  '/v2/auth/logout',
   '/v2/customer/create',
   '/v2/customer/update',
   '/v2/customer/details',
@@ -523,6 +525,7 @@ describe(`http conventions (${engine})`, () => {
           contractRoutes.map((route) => [route, ['400', '401', '403', '413', '415', '500', '503']]),
         );
         expected['/v2/auth/login'] = ['400', '401', '413', '415', '500', '503'];
+        expected['/v2/auth/refresh'] = ['400', '401', '413', '415', '500', '503'];
         expected['/v2/customer/create']?.push('409');
         expected['/v2/customer/update']?.push('404', '409');
         expected['/v2/customer/details']?.push('404');
@@ -596,6 +599,7 @@ describe(`http conventions (${engine})`, () => {
         it('then a customer route with a valid token is 503 SERVICE_UNAVAILABLE', async () => {
           const { token } = await down.accessTokens.issue({
             userId: randomUUID(),
+            sessionId: randomUUID(),
             email: 'owner@acme.test',
             role: 'Owner',
             institution: { id: randomUUID(), title: 'Acme Pay' },

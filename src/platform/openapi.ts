@@ -8,7 +8,9 @@ import type { Permission } from './principal.js';
 
 const securityFor = (permission: Permission | undefined): Record<string, string[]>[] => {
   if (permission === undefined || permission === 'public') return [];
-  if (permission === 'api-keys:manage' || permission === 'operator') return [{ bearerAuth: [] }];
+  if (permission === 'api-keys:manage' || permission === 'operator' || permission === 'session') {
+    return [{ bearerAuth: [] }];
+  }
   return [{ bearerAuth: [] }, { apiKey: [] }];
 };
 

@@ -4,12 +4,22 @@ export type InstitutionRole = 'Owner' | 'Admin' | 'Viewer';
 export type Scope = 'customers:read' | 'customers:write';
 export const allScopes: readonly Scope[] = ['customers:read', 'customers:write'];
 
-/** What a route requires. `public` routes take no credentials. */
-export type Permission = Scope | 'api-keys:manage' | 'operator' | 'public';
+/**
+ * What a route requires. `public` routes take no credentials; `session` routes take any user's or
+ * operator's access token (not an API key).
+ */
+export type Permission = Scope | 'api-keys:manage' | 'operator' | 'session' | 'public';
 
 export type Principal =
-  | { kind: 'operator'; userId: string; email: string }
-  | { kind: 'user'; userId: string; email: string; role: InstitutionRole; institutionId: string }
+  | { kind: 'operator'; userId: string; email: string; sessionId: string }
+  | {
+      kind: 'user';
+      userId: string;
+      email: string;
+      role: InstitutionRole;
+      institutionId: string;
+      sessionId: string;
+    }
   | { kind: 'api_key'; apiKeyId: string; institutionId: string; scopes: readonly Scope[] };
 
 export type InstitutionPrincipal = Exclude<Principal, { kind: 'operator' }>;
@@ -22,6 +32,7 @@ const rolePermissions: Readonly<Record<InstitutionRole, readonly Permission[]>> 
 
 export function isAllowed(principal: Principal, permission: Permission): boolean {
   if (permission === 'public') return true;
+  if (permission === 'session') return principal.kind !== 'api_key';
   switch (principal.kind) {
     case 'operator':
       return permission === 'operator';

@@ -9,6 +9,7 @@ export const ACCESS_TOKEN_ALGORITHM = 'EdDSA';
 
 export interface AccessTokenSubject {
   userId: string;
+  sessionId: string;
   email: string;
   role: InstitutionRole | 'Operator';
   institution?: { id: string; title: string };
@@ -16,6 +17,7 @@ export interface AccessTokenSubject {
 
 export interface AccessTokens {
   issue(subject: AccessTokenSubject): Promise<{ token: string; expiresIn: number }>;
+  /** The principal a token claims, if its signature and claims are valid; the session is not checked here. */
   verify(token: string): Promise<Principal | undefined>;
 }
 
@@ -31,17 +33,33 @@ interface Claims extends JWTPayload {
   email?: unknown;
   role?: unknown;
   merchantId?: unknown;
+  sid?: unknown;
 }
 
 const institutionRoles: readonly string[] = ['Owner', 'Admin', 'Viewer'];
 
 function principalFrom(claims: Claims): Principal | undefined {
-  const { sub, email, role, merchantId } = claims;
-  if (typeof sub !== 'string' || typeof email !== 'string' || typeof role !== 'string') return undefined;
-  if (role === 'Operator')
-    return merchantId === undefined ? { kind: 'operator', userId: sub, email } : undefined;
+  const { sub, email, role, merchantId, sid } = claims;
+  if (
+    typeof sub !== 'string' ||
+    typeof email !== 'string' ||
+    typeof role !== 'string' ||
+    typeof sid !== 'string'
+  ) {
+    return undefined;
+  }
+  if (role === 'Operator') {
+    return merchantId === undefined ? { kind: 'operator', userId: sub, email, sessionId: sid } : undefined;
+  }
   if (!institutionRoles.includes(role) || typeof merchantId !== 'string') return undefined;
-  return { kind: 'user', userId: sub, email, role: role as InstitutionRole, institutionId: merchantId };
+  return {
+    kind: 'user',
+    userId: sub,
+    email,
+    role: role as InstitutionRole,
+    institutionId: merchantId,
+    sessionId: sid,
+  };
 }
 
 export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
@@ -50,6 +68,7 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
     async issue(subject) {
       const claims: Record<string, unknown> = {
         id: subject.userId,
+        sid: subject.sessionId,
         email: subject.email,
         role: subject.role,
         ...(subject.institution === undefined
@@ -73,7 +92,7 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
           algorithms: [ACCESS_TOKEN_ALGORITHM],
           issuer,
           audience,
-          requiredClaims: ['exp', 'iat', 'sub'],
+          requiredClaims: ['exp', 'iat', 'sub', 'sid'],
         });
         return principalFrom(payload);
       } catch {

@@ -1,9 +1,18 @@
 import type { App } from '../../platform/app-type.js';
+import { principalOf } from '../../platform/authenticate.js';
+import { forbidden } from '../../platform/errors.js';
 import { errorResponses } from '../../platform/http-schemas.js';
-import { LoginBody, LoginHeaders, TokenPairResponse } from './auth.schemas.js';
-import { login, type LoginDeps } from './auth.service.js';
+import {
+  LoginBody,
+  LoginHeaders,
+  LogoutBody,
+  LogoutResponse,
+  RefreshBody,
+  TokenPairResponse,
+} from './auth.schemas.js';
+import { login, logout, refresh, type AuthDeps } from './auth.service.js';
 
-export function authRoutes(app: App, deps: LoginDeps): void {
+export function authRoutes(app: App, deps: AuthDeps): void {
   app.post(
     '/v2/auth/login',
     {
@@ -13,7 +22,7 @@ export function authRoutes(app: App, deps: LoginDeps): void {
         summary: 'Log in with email and password',
         description:
           'Institution users send their institution id in the `merchant_id` header; operator accounts send none. ' +
-          'Every failure is the same `401 INVALID_CREDENTIALS`.',
+          'Every failure is the same `401 INVALID_CREDENTIALS`. Opens a session: the refresh token renews it.',
         headers: LoginHeaders,
         body: LoginBody,
         response: {
@@ -29,5 +38,43 @@ export function authRoutes(app: App, deps: LoginDeps): void {
         password: request.body.password,
       }),
     }),
+  );
+
+  app.post(
+    '/v2/auth/refresh',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['Auth'],
+        summary: 'Exchange a refresh token for a new token pair',
+        description:
+          'Refresh tokens rotate: the one presented is used up and a new one returned. Presenting a used ' +
+          'refresh token again revokes the whole session (every token descended from that login) and answers 401.',
+        body: RefreshBody,
+        response: { 200: TokenPairResponse, ...errorResponses({ auth: false, codes: ['UNAUTHORIZED'] }) },
+      },
+    },
+    async (request) => ({ data: await refresh(deps, request.body.refreshToken) }),
+  );
+
+  app.post(
+    '/v2/auth/logout',
+    {
+      config: { permission: 'session' },
+      schema: {
+        tags: ['Auth'],
+        summary: "End the caller's session",
+        description:
+          "Revokes the session of the caller's access token: its refresh tokens and access tokens stop working.",
+        body: LogoutBody,
+        response: { 200: LogoutResponse, ...errorResponses({ auth: true }) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      if (principal.kind === 'api_key') throw forbidden();
+      await logout(deps, principal.sessionId);
+      return { data: { loggedOut: true } };
+    },
   );
 }

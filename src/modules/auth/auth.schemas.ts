@@ -33,3 +33,23 @@ export const TokenPairResponse = Data(
     { additionalProperties: false },
   ),
 );
+
+export const RefreshBody = Type.Object(
+  {
+    refreshToken: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'The refresh token of the last login or refresh; it can be used once',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const LogoutBody = Type.Object({}, { additionalProperties: false });
+
+export const LogoutResponse = Data(
+  Type.Object(
+    { loggedOut: Type.Boolean({ description: 'The session and all its tokens are revoked' }) },
+    { additionalProperties: false },
+  ),
+);

@@ -1,13 +1,22 @@
-// Login: an institution user names their institution in the merchant_id header; an operator sends
-// none. Every failure gets the same answer, after the same amount of password-hashing work.
-import { randomUUID } from 'node:crypto';
+// Login, refresh and logout. A login opens a session; its refresh tokens rotate on every use, and a
+// refresh token presented a second time (stolen, or replayed) revokes the whole session. Access
+// tokens name their session and are accepted only while it is open and its user active.
 import type { Database } from '../../db/database.js';
-import { AppError } from '../../platform/errors.js';
+import { AppError, unauthorized } from '../../platform/errors.js';
+import type { Principal } from '../../platform/principal.js';
 import { findInstitutionUserByEmail, findOperatorByEmail, type UserRow } from '../users/users.repository.js';
 import type { AccessTokens, AccessTokenSubject } from './access-tokens.js';
 import { verifyPassword } from './passwords.js';
-import { insertRefreshToken } from './refresh-tokens.repository.js';
 import { generateSecret, hashSecret } from './secrets.js';
+import {
+  findActiveSession,
+  findRefreshTokenSession,
+  insertRefreshToken,
+  insertSession,
+  revokeSession,
+  useRefreshToken,
+  type ActiveSession,
+} from './sessions.repository.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -16,50 +25,143 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-export interface LoginDeps {
+export interface AuthDeps {
   db: Database;
   accessTokens: AccessTokens;
   refreshTokenTtlSeconds: number;
 }
+
+const REFRESH_TOKEN_PREFIX = 'ccr_';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const invalidCredentials = () =>
   new AppError('INVALID_CREDENTIALS', 'The email, password or merchant_id is not correct');
 
+function subjectOf(user: ActiveSession, sessionId: string): AccessTokenSubject {
+  return {
+    userId: user.userId,
+    sessionId,
+    email: user.email,
+    role: user.role,
+    ...(user.institutionId === null
+      ? {}
+      : { institution: { id: user.institutionId, title: user.institutionTitle ?? '' } }),
+  };
+}
+
+async function issuePair(
+  deps: AuthDeps,
+  subject: AccessTokenSubject,
+  refreshToken: string,
+): Promise<TokenPair> {
+  const access = await deps.accessTokens.issue(subject);
+  return { accessToken: access.token, refreshToken, tokenType: 'Bearer', expiresIn: access.expiresIn };
+}
+
 export async function login(
-  deps: LoginDeps,
+  deps: AuthDeps,
   input: { merchantId: string | undefined; email: string; password: string },
 ): Promise<TokenPair> {
   let user: UserRow | undefined;
-  let subject: AccessTokenSubject | undefined;
+  let active: ActiveSession | undefined;
   if (input.merchantId === undefined) {
     user = await findOperatorByEmail(deps.db, input.email);
-    if (user !== undefined) subject = { userId: user.id, email: user.email, role: 'Operator' };
+    if (user !== undefined) {
+      active = {
+        userId: user.id,
+        email: user.email,
+        role: 'Operator',
+        institutionId: null,
+        institutionTitle: null,
+      };
+    }
   } else if (uuidPattern.test(input.merchantId)) {
     const found = await findInstitutionUserByEmail(deps.db, input.merchantId, input.email);
     user = found;
     if (found !== undefined) {
-      subject = {
+      active = {
         userId: found.id,
         email: found.email,
         role: found.role,
-        institution: { id: found.institution_id, title: found.institution_title },
+        institutionId: found.institution_id,
+        institutionTitle: found.institution_title,
       };
     }
   }
   const passwordMatches = await verifyPassword(user?.password_hash, input.password);
-  if (!passwordMatches || user === undefined || subject === undefined || user.deactivated_at !== null) {
+  if (!passwordMatches || user === undefined || active === undefined || user.deactivated_at !== null) {
     throw invalidCredentials();
   }
 
-  const refreshToken = generateSecret('ccr_');
-  await insertRefreshToken(deps.db, {
-    userId: user.id,
-    familyId: randomUUID(),
-    tokenHash: hashSecret(refreshToken),
-    ttlSeconds: deps.refreshTokenTtlSeconds,
+  const refreshToken = generateSecret(REFRESH_TOKEN_PREFIX);
+  const sessionId = await deps.db.transaction(async (tx) => {
+    const id = await insertSession(tx, active.userId);
+    await insertRefreshToken(tx, {
+      sessionId: id,
+      tokenHash: hashSecret(refreshToken),
+      ttlSeconds: deps.refreshTokenTtlSeconds,
+    });
+    return id;
   });
-  const access = await deps.accessTokens.issue(subject);
-  return { accessToken: access.token, refreshToken, tokenType: 'Bearer', expiresIn: access.expiresIn };
+  return issuePair(deps, subjectOf(active, sessionId), refreshToken);
+}
+
+type RefreshOutcome =
+  { ok: true; user: ActiveSession; sessionId: string; refreshToken: string } | { ok: false };
+
+/** Exchanges a refresh token for a new pair; the presented token is used up. */
+export async function refresh(deps: AuthDeps, presented: string): Promise<TokenPair> {
+  const tokenHash = hashSecret(presented);
+  // The transaction commits in every case, so that revoking a replayed token's session sticks.
+  const outcome = await deps.db.transaction(async (tx): Promise<RefreshOutcome> => {
+    const used = await useRefreshToken(tx, tokenHash);
+    if (used === undefined) {
+      const replayedSession = await findRefreshTokenSession(tx, tokenHash);
+      if (replayedSession !== undefined) await revokeSession(tx, replayedSession);
+      return { ok: false };
+    }
+    if (used.expired) return { ok: false };
+    const user = await findActiveSession(tx, used.sessionId);
+    if (user === undefined) return { ok: false };
+    const refreshToken = generateSecret(REFRESH_TOKEN_PREFIX);
+    await insertRefreshToken(tx, {
+      sessionId: used.sessionId,
+      tokenHash: hashSecret(refreshToken),
+      ttlSeconds: deps.refreshTokenTtlSeconds,
+    });
+    return { ok: true, user, sessionId: used.sessionId, refreshToken };
+  });
+  if (!outcome.ok) throw unauthorized('The refresh token is invalid, expired or already used');
+  return issuePair(deps, subjectOf(outcome.user, outcome.sessionId), outcome.refreshToken);
+}
+
+/** Ends the caller's session: its refresh tokens and access tokens stop working at once. */
+export async function logout(deps: AuthDeps, sessionId: string): Promise<void> {
+  await revokeSession(deps.db, sessionId);
+}
+
+/**
+ * Verifies an access token: signature and claims, then that its session is open and its user
+ * active. Role and institution come from the database, so a change applies at once.
+ */
+export function createAccessTokenVerifier(deps: Pick<AuthDeps, 'db' | 'accessTokens'>) {
+  return async (token: string): Promise<Principal | undefined> => {
+    const claimed = await deps.accessTokens.verify(token);
+    if (claimed === undefined || claimed.kind === 'api_key') return undefined;
+    const user = await findActiveSession(deps.db, claimed.sessionId);
+    if (user === undefined || user.userId !== claimed.userId) return undefined;
+    if (user.role === 'Operator') {
+      return { kind: 'operator', userId: user.userId, email: user.email, sessionId: claimed.sessionId };
+    }
+    if (user.institutionId === null) return undefined;
+    return {
+      kind: 'user',
+      userId: user.userId,
+      email: user.email,
+      role: user.role,
+      institutionId: user.institutionId,
+      sessionId: claimed.sessionId,
+    };
+  };
 }
