@@ -16,6 +16,7 @@ import { registerErrorHandling, sendError } from './platform/error-handler.js';
 import { AppError, serviceUnavailable } from './platform/errors.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './platform/json-body.js';
 import { registerOpenApi } from './platform/openapi.js';
+import { registerSecurityHeaders } from './platform/security-headers.js';
 import { requestIdOf } from './platform/request-id.js';
 import { schemaKeywords } from './platform/schema-keywords.js';
 
@@ -25,6 +26,7 @@ export interface AppDeps {
   accessTokens: AccessTokens;
   refreshTokenTtlSeconds: number;
   trustProxy: boolean;
+  corsOrigins?: readonly string[];
 }
 
 export async function buildApp(deps: AppDeps) {
@@ -92,6 +94,7 @@ export async function buildApp(deps: AppDeps) {
     done(missing ? new AppError('INVALID_JSON', 'The request body must be a JSON object') : undefined);
   });
 
+  await registerSecurityHeaders(app, { corsOrigins: deps.corsOrigins ?? [] });
   await registerOpenApi(app);
   registerAuthentication(app, {
     verifyAccessToken: createAccessTokenVerifier(deps),

@@ -25,6 +25,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly shutdownGraceMs: number;
   readonly trustProxy: boolean;
+  /** Browser origins allowed to call the API (CORS); empty means none. */
+  readonly corsOrigins: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -109,6 +111,28 @@ function jwtPrivateKey(env: Env, readFile: (file: string) => string): string | u
   return pem;
 }
 
+/** CORS_ORIGINS: comma-separated exact origins such as https://app.example.com; no wildcard. */
+function corsOrigins(env: Env): string[] {
+  const raw = text(env, 'CORS_ORIGINS');
+  if (raw === undefined) return [];
+  return raw.split(',').map((entry) => {
+    const origin = entry.trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
+      throw new ConfigError(
+        'CORS_ORIGINS',
+        `must list origins such as https://app.example.com (got "${origin}")`,
+      );
+    }
+    return origin;
+  });
+}
+
 export function loadConfig(env: Env, readFile: (file: string) => string): Config {
   const url = databaseUrl(env);
   const operatorEmail = text(env, 'OPERATOR_EMAIL');
@@ -158,5 +182,6 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     ]),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
+    corsOrigins: Object.freeze(corsOrigins(env)),
   });
 }

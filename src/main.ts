@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     }),
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     trustProxy: config.trustProxy,
+    corsOrigins: config.corsOrigins,
   });
 
   let stopping = false;

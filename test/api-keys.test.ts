@@ -49,7 +49,9 @@ describe(`api keys (${engine})`, () => {
       assert.equal(response.status, 201, JSON.stringify(response.body));
       const key = response.body.data;
       assert.deepEqual(Object.keys(key).sort(), [
+        'allowedIps',
         'createdAt',
+        'expiresAt',
         'id',
         'key',
         'lastUsedAt',
@@ -200,7 +202,9 @@ describe(`api keys (${engine})`, () => {
       assert.ok(!ids.includes(foreign.id), "another institution's key is not listed");
       for (const key of response.body.data) {
         assert.deepEqual(Object.keys(key).sort(), [
+          'allowedIps',
           'createdAt',
+          'expiresAt',
           'id',
           'lastUsedAt',
           'name',

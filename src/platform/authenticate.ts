@@ -17,8 +17,8 @@ declare module 'fastify' {
 export interface Authenticators {
   /** The principal of a valid access token, or undefined. */
   verifyAccessToken(token: string): Promise<Principal | undefined>;
-  /** The principal of a valid, unrevoked API key, or undefined. */
-  verifyApiKey(secret: string): Promise<Principal | undefined>;
+  /** The principal of a valid, unrevoked, unexpired API key allowed from clientIp, or undefined. */
+  verifyApiKey(secret: string, clientIp: string): Promise<Principal | undefined>;
 }
 
 async function authenticate(request: FastifyRequest, authenticators: Authenticators): Promise<Principal> {
@@ -34,8 +34,9 @@ async function authenticate(request: FastifyRequest, authenticators: Authenticat
     return principal;
   }
   if (typeof apiKey === 'string' && apiKey !== '') {
-    const principal = await authenticators.verifyApiKey(apiKey);
-    if (principal === undefined) throw unauthorized('The API key is invalid or revoked');
+    const principal = await authenticators.verifyApiKey(apiKey, request.ip);
+    if (principal === undefined)
+      throw unauthorized('The API key is invalid, revoked, expired, or not allowed from this address');
     return principal;
   }
   throw unauthorized('Authentication required: send Authorization: Bearer <token> or an api-key header');
@@ -44,8 +45,9 @@ async function authenticate(request: FastifyRequest, authenticators: Authenticat
 export function registerAuthentication(app: FastifyInstance, authenticators: Authenticators): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRequest', async (request) => {
-    // Unmatched URLs (404) and the documentation routes have no route config of ours.
-    if (!request.is404 && !request.routeOptions.url?.startsWith('/docs')) {
+    // Unmatched URLs (404), the documentation routes and CORS preflights (OPTIONS, answered by
+    // the CORS plugin when CORS_ORIGINS is set) have no route config of ours.
+    if (!request.is404 && request.method !== 'OPTIONS' && !request.routeOptions.url?.startsWith('/docs')) {
       const permission = request.routeOptions.config.permission;
       if (permission === undefined)
         throw new Error(`Route ${request.routeOptions.url ?? ''} declares no permission`);

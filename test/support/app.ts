@@ -64,7 +64,9 @@ export async function openTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-export async function startTestApp(options: { database?: TestDatabase } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { database?: TestDatabase; corsOrigins?: string[] } = {},
+): Promise<TestApp> {
   const database = options.database ?? (await openTestDatabase());
   await migrate(database.db);
   await insertOperatorIfAbsent(database.db, {
@@ -90,6 +92,7 @@ export async function startTestApp(options: { database?: TestDatabase } = {}): P
     accessTokens,
     refreshTokenTtlSeconds: 3600,
     trustProxy: false,
+    ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
   });
   return {
     app,

@@ -8,23 +8,44 @@ export interface ApiKeyRow {
   name: string;
   prefix: string;
   scopes: Scope[];
+  /** Normalised addresses and CIDR ranges; null means any address. */
+  allowed_ips: string[] | null;
+  expires_at: Date | null;
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
 }
 
-const columns = 'id, institution_id, name, prefix, scopes, created_at, last_used_at, revoked_at';
+const columns =
+  'id, institution_id, name, prefix, scopes, allowed_ips, expires_at, created_at, last_used_at, revoked_at';
 
 export async function insertApiKey(
   db: Queryable,
   institutionId: string,
-  key: { name: string; prefix: string; keyHash: string; scopes: readonly Scope[]; createdBy: string },
+  key: {
+    name: string;
+    prefix: string;
+    keyHash: string;
+    scopes: readonly Scope[];
+    allowedIps: readonly string[] | null;
+    expiresAt: string | null;
+    createdBy: string;
+  },
 ): Promise<ApiKeyRow> {
   return one(
     await db.query<ApiKeyRow & Record<string, unknown>>(
-      `INSERT INTO api_keys (institution_id, name, prefix, key_hash, scopes, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${columns}`,
-      [institutionId, key.name, key.prefix, key.keyHash, key.scopes, key.createdBy],
+      `INSERT INTO api_keys (institution_id, name, prefix, key_hash, scopes, allowed_ips, expires_at, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
+      [
+        institutionId,
+        key.name,
+        key.prefix,
+        key.keyHash,
+        key.scopes,
+        key.allowedIps,
+        key.expiresAt,
+        key.createdBy,
+      ],
     ),
   );
 }
@@ -50,10 +71,14 @@ export async function revokeApiKey(
   return rows[0];
 }
 
-/** The active key with this hash. Not institution-scoped: this is how the institution is learned. */
+/**
+ * The key with this hash if it is neither revoked nor expired, by the database's clock, which every
+ * instance shares. Not institution-scoped: this is how the institution is learned.
+ */
 export async function findActiveApiKeyByHash(db: Queryable, keyHash: string): Promise<ApiKeyRow | undefined> {
   const rows = await db.query<ApiKeyRow & Record<string, unknown>>(
-    `SELECT ${columns} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL`,
+    `SELECT ${columns} FROM api_keys
+      WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
     [keyHash],
   );
   return rows[0];

@@ -8,6 +8,13 @@ const ScopeSchema = Type.Unsafe<Scope>({
   description: 'customers:read allows details and find; customers:write allows create and update',
 });
 
+const allowedIpsDescription =
+  'The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored ' +
+  'normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as ' +
+  'IPv4). From any other address the key gets 401. Null: any address.';
+
+const expiresAtDescription = 'When the key stops working (it gets 401 from then on). Null: never.';
+
 export const CreateApiKeyBody = Type.Object(
   {
     name: Type.String({ 'x-normalize': 'trim', minLength: 1, maxLength: 100, examples: ['backend'] }),
@@ -17,6 +24,25 @@ export const CreateApiKeyBody = Type.Object(
         uniqueItems: true,
         default: [...allScopes],
         description: 'Defaults to both scopes',
+      }),
+    ),
+    allowedIps: Type.Optional(
+      Type.Unsafe<string[] | null>({
+        type: 'array',
+        nullable: true,
+        // 49 characters hold the longest form: an IPv6 address with an IPv4 tail, and /128.
+        items: { type: 'string', maxLength: 49 },
+        minItems: 1,
+        maxItems: 50,
+        description: `${allowedIpsDescription} 1-50 entries.`,
+        examples: [['203.0.113.7', '198.51.100.0/24', '2001:db8::/32']],
+      }),
+    ),
+    expiresAt: Type.Optional(
+      NullableString({
+        format: 'date-time',
+        description: `${expiresAtDescription} An ISO 8601 date-time with a time zone, in the future.`,
+        examples: ['2030-01-01T00:00:00.000Z'],
       }),
     ),
   },
@@ -33,6 +59,13 @@ const apiKeyProperties = {
   name: Type.String(),
   prefix: Type.String({ description: 'The first characters of the key, to tell keys apart' }),
   scopes: Type.Array(ScopeSchema),
+  allowedIps: Type.Unsafe<string[] | null>({
+    type: 'array',
+    nullable: true,
+    items: { type: 'string' },
+    description: allowedIpsDescription,
+  }),
+  expiresAt: NullableString({ format: 'date-time', description: expiresAtDescription }),
   createdAt: Timestamp(),
   lastUsedAt: NullableString({ format: 'date-time', description: 'Updated at most once a minute' }),
   revokedAt: NullableString({ format: 'date-time' }),
