@@ -16,6 +16,8 @@ export interface Config {
   readonly databaseStatementTimeoutMs: number;
   /** PEM (PKCS#8) Ed25519 private key; required with `databaseUrl`, generated into `dataDir` otherwise. */
   readonly jwtPrivateKeyPem: string | undefined;
+  /** PEM public keys of earlier signing keys, whose tokens stay valid until they expire. */
+  readonly jwtPreviousPublicKeysPem: string | undefined;
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
   readonly accessTokenTtlSeconds: number;
@@ -87,26 +89,33 @@ function databaseUrl(env: Env): string | undefined {
   return raw;
 }
 
-/** Reads JWT_PRIVATE_KEY (PEM text, `\n` escapes allowed) or JWT_PRIVATE_KEY_FILE (a path), not both. */
-function jwtPrivateKey(env: Env, readFile: (file: string) => string): string | undefined {
-  const inline = text(env, 'JWT_PRIVATE_KEY');
-  const file = text(env, 'JWT_PRIVATE_KEY_FILE');
+/** Reads NAME (PEM text, `\n` escapes allowed) or NAME_FILE (a path), not both. */
+function pemSetting(
+  env: Env,
+  name: string,
+  readFile: (file: string) => string,
+  expected: { marker: string; what: string },
+): string | undefined {
+  const inline = text(env, name);
+  const file = text(env, `${name}_FILE`);
   if (inline !== undefined && file !== undefined) {
-    throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'cannot be set together with JWT_PRIVATE_KEY; choose one');
+    throw new ConfigError(`${name}_FILE`, `cannot be set together with ${name}; choose one`);
   }
   let pem: string | undefined;
   if (file !== undefined) {
     try {
       pem = readFile(file);
     } catch {
-      throw new ConfigError('JWT_PRIVATE_KEY_FILE', `names a file that cannot be read (${file})`);
+      throw new ConfigError(`${name}_FILE`, `names a file that cannot be read (${file})`);
     }
   } else if (inline !== undefined) {
     pem = inline.replace(/\\n/g, '\n');
   }
-  if (pem !== undefined && !pem.includes('-----BEGIN PRIVATE KEY-----')) {
-    const name = file !== undefined ? 'JWT_PRIVATE_KEY_FILE' : 'JWT_PRIVATE_KEY';
-    throw new ConfigError(name, 'must hold a PKCS#8 PEM private key ("-----BEGIN PRIVATE KEY-----")');
+  if (pem !== undefined && !pem.includes(expected.marker)) {
+    throw new ConfigError(
+      file !== undefined ? `${name}_FILE` : name,
+      `must hold ${expected.what} ("${expected.marker}")`,
+    );
   }
   return pem;
 }
@@ -149,7 +158,14 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
   if (operatorPassword !== undefined && Array.from(operatorPassword).length < 12) {
     throw new ConfigError('OPERATOR_PASSWORD', 'must be at least 12 characters long');
   }
-  const jwtPrivateKeyPem = jwtPrivateKey(env, readFile);
+  const jwtPrivateKeyPem = pemSetting(env, 'JWT_PRIVATE_KEY', readFile, {
+    marker: '-----BEGIN PRIVATE KEY-----',
+    what: 'a PKCS#8 PEM private key',
+  });
+  const jwtPreviousPublicKeysPem = pemSetting(env, 'JWT_PREVIOUS_PUBLIC_KEYS', readFile, {
+    marker: '-----BEGIN PUBLIC KEY-----',
+    what: 'one or more PEM public keys',
+  });
   if (url !== undefined && jwtPrivateKeyPem === undefined) {
     // Several instances share one PostgreSQL; each must sign with the same key, so the key is
     // configuration, never generated per instance.
@@ -165,6 +181,7 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
     jwtPrivateKeyPem,
+    jwtPreviousPublicKeysPem,
     jwtIssuer: text(env, 'JWT_ISSUER') ?? 'customercore',
     jwtAudience: text(env, 'JWT_AUDIENCE') ?? 'customercore-api',
     accessTokenTtlSeconds: integer(env, 'ACCESS_TOKEN_TTL_SECONDS', 900, 60, 86_400),

@@ -9,7 +9,7 @@ import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
 import { openPglite, openPostgres, type Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { createAccessTokens } from './modules/auth/access-tokens.js';
-import { dataDirSigningKey, signingKeyFromPem } from './modules/auth/signing-key.js';
+import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
 import { createLogger } from './platform/logger.js';
 
@@ -61,8 +61,12 @@ async function main(): Promise<void> {
   const app = await buildApp({
     db,
     logger,
-    accessTokens: createAccessTokens({
+    accessTokens: await createAccessTokens({
       key: signingKey,
+      previousKeys:
+        config.jwtPreviousPublicKeysPem === undefined
+          ? []
+          : await verificationKeysFromPem(config.jwtPreviousPublicKeysPem),
       issuer: config.jwtIssuer,
       audience: config.jwtAudience,
       ttlSeconds: config.accessTokenTtlSeconds,

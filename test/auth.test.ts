@@ -245,7 +245,7 @@ describe(`auth (${engine})`, () => {
     });
 
     it('when the token is signed by another Ed25519 key, then it gets 401 UNAUTHORIZED', async () => {
-      const foreign = createAccessTokens({
+      const foreign = await createAccessTokens({
         key: await signingKeyFromPem(generateSigningKeyPem()),
         issuer: ISSUER,
         audience: AUDIENCE,
@@ -295,7 +295,7 @@ describe(`auth (${engine})`, () => {
       keyed = await buildApp({
         db: t.db,
         logger: createLogger('silent'),
-        accessTokens: createAccessTokens({ key, issuer: ISSUER, audience: AUDIENCE, ttlSeconds: 900 }),
+        accessTokens: await createAccessTokens({ key, issuer: ISSUER, audience: AUDIENCE, ttlSeconds: 900 }),
         refreshTokenTtlSeconds: 3600,
         trustProxy: false,
       });

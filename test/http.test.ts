@@ -125,7 +125,7 @@ async function startAppOn(db: Database): Promise<{
       callback();
     },
   });
-  const accessTokens = createAccessTokens({
+  const accessTokens = await createAccessTokens({
     key: await signingKeyFromPem(generateSigningKeyPem()),
     issuer: 'customercore',
     audience: 'customercore-api',

@@ -208,6 +208,7 @@ describe('configuration errors stop the process with a message naming the variab
     { env: { OPERATOR_EMAIL: 'ops@bank.test' }, variable: 'OPERATOR_PASSWORD' },
     { env: { OPERATOR_EMAIL: 'ops@bank.test', OPERATOR_PASSWORD: 'short' }, variable: 'OPERATOR_PASSWORD' },
     { env: { LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL' },
+    { env: { JWT_PREVIOUS_PUBLIC_KEYS: 'not a key' }, variable: 'JWT_PREVIOUS_PUBLIC_KEYS' },
     { env: { CORS_ORIGINS: '*' }, variable: 'CORS_ORIGINS' },
     { env: { CORS_ORIGINS: 'https://app.example.com/path' }, variable: 'CORS_ORIGINS' },
     { env: { SHUTDOWN_GRACE_MS: '-1' }, variable: 'SHUTDOWN_GRACE_MS' },

@@ -80,7 +80,7 @@ export async function startTestApp(
       callback();
     },
   });
-  const accessTokens = createAccessTokens({
+  const accessTokens = await createAccessTokens({
     key: await signingKeyFromPem(generateSigningKeyPem()),
     issuer: 'customercore',
     audience: 'customercore-api',

@@ -1,9 +1,9 @@
 // Access tokens: short-lived JWTs signed with EdDSA (Ed25519). Verification pins the algorithm,
 // issuer and audience, and requires an unexpired token whose claims have the expected shape.
 import { randomUUID } from 'node:crypto';
-import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
+import { SignJWT, createLocalJWKSet, exportJWK, jwtVerify, type JWTPayload } from 'jose';
 import type { InstitutionRole, Principal } from '../../platform/principal.js';
-import type { SigningKey } from './signing-key.js';
+import type { SigningKey, VerificationKey } from './signing-key.js';
 
 export const ACCESS_TOKEN_ALGORITHM = 'EdDSA';
 
@@ -19,10 +19,19 @@ export interface AccessTokens {
   issue(subject: AccessTokenSubject): Promise<{ token: string; expiresIn: number }>;
   /** The principal a token claims, if its signature and claims are valid; the session is not checked here. */
   verify(token: string): Promise<Principal | undefined>;
+  /** The public keys tokens are checked against, as a JWK set (for /.well-known/jwks.json). */
+  jwks(): PublicKeySet;
+}
+
+/** An Ed25519 JWK set (RFC 7517), as published at /.well-known/jwks.json. */
+export interface PublicKeySet {
+  keys: { kty: string; crv: string; x: string; kid: string; alg: string; use: string }[];
 }
 
 export interface AccessTokenOptions {
   key: SigningKey;
+  /** Earlier signing keys: their tokens stay valid until they expire (key rotation). */
+  previousKeys?: readonly VerificationKey[];
   issuer: string;
   audience: string;
   ttlSeconds: number;
@@ -62,9 +71,21 @@ function principalFrom(claims: Claims): Principal | undefined {
   };
 }
 
-export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
+export async function createAccessTokens(options: AccessTokenOptions): Promise<AccessTokens> {
   const { key, issuer, audience, ttlSeconds } = options;
+  const keys = [key, ...(options.previousKeys ?? []).filter((previous) => previous.kid !== key.kid)];
+  const jwks: PublicKeySet = {
+    keys: await Promise.all(
+      keys.map(async ({ publicKey, kid }) => {
+        const { kty = 'OKP', crv = 'Ed25519', x = '' } = await exportJWK(publicKey);
+        return { kty, crv, x, kid, alg: ACCESS_TOKEN_ALGORITHM, use: 'sig' };
+      }),
+    ),
+  };
+  // Selects the key by the token's kid; a token without a kid, or with an unknown one, fails.
+  const keyFor = createLocalJWKSet(jwks);
   return {
+    jwks: () => jwks,
     async issue(subject) {
       const claims: Record<string, unknown> = {
         id: subject.userId,
@@ -88,12 +109,13 @@ export function createAccessTokens(options: AccessTokenOptions): AccessTokens {
     },
     async verify(token) {
       try {
-        const { payload } = await jwtVerify<Claims>(token, key.publicKey, {
+        const { payload, protectedHeader } = await jwtVerify<Claims>(token, keyFor, {
           algorithms: [ACCESS_TOKEN_ALGORITHM],
           issuer,
           audience,
           requiredClaims: ['exp', 'iat', 'sub', 'sid'],
         });
+        if (protectedHeader.kid === undefined) return undefined;
         return principalFrom(payload);
       } catch {
         return undefined;

@@ -3,6 +3,7 @@ import { principalOf } from '../../platform/authenticate.js';
 import { forbidden } from '../../platform/errors.js';
 import { errorResponses } from '../../platform/http-schemas.js';
 import {
+  JwksResponse,
   LoginBody,
   LoginHeaders,
   LogoutBody,
@@ -76,5 +77,21 @@ export function authRoutes(app: App, deps: AuthDeps): void {
       await logout(deps, principal.sessionId);
       return { data: { loggedOut: true } };
     },
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['Auth'],
+        summary: 'The public keys that sign access tokens (JWK set)',
+        description:
+          'The current signing key and, during a key rotation, the previous ones whose tokens are still valid. ' +
+          "Select the key by the token's `kid`.",
+        response: { 200: JwksResponse },
+      },
+    },
+    () => deps.accessTokens.jwks(),
   );
 }

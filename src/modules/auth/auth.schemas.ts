@@ -53,3 +53,19 @@ export const LogoutResponse = Data(
     { additionalProperties: false },
   ),
 );
+
+export const JwksResponse = Type.Object(
+  {
+    keys: Type.Array(
+      Type.Object({
+        kty: Type.String(),
+        crv: Type.String(),
+        x: Type.String(),
+        kid: Type.String(),
+        alg: Type.String(),
+        use: Type.String(),
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);

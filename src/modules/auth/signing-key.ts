@@ -42,3 +42,24 @@ export async function dataDirSigningKey(dataDir: string): Promise<SigningKey> {
   }
   return signingKeyFromPem(pem);
 }
+
+export interface VerificationKey {
+  publicKey: KeyObject;
+  kid: string;
+}
+
+/**
+ * Public keys from a PEM bundle (one or more "PUBLIC KEY" blocks): the previous signing keys whose
+ * tokens stay valid during a key rotation.
+ */
+export async function verificationKeysFromPem(bundle: string): Promise<VerificationKey[]> {
+  const blocks = bundle.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
+  return Promise.all(
+    blocks.map(async (block) => {
+      const publicKey = createPublicKey(block);
+      if (publicKey.asymmetricKeyType !== 'ed25519')
+        throw new Error('Verification keys must be Ed25519 public keys');
+      return { publicKey, kid: await calculateJwkThumbprint(await exportJWK(publicKey)) };
+    }),
+  );
+}
