@@ -11,6 +11,7 @@ import { customersRoutes } from './modules/customers/customers.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { institutionsRoutes } from './modules/institutions/institutions.routes.js';
 import { operatorRoutes } from './modules/operator/operator.routes.js';
+import { usersRoutes } from './modules/users/users.routes.js';
 import { registerAuthentication } from './platform/authenticate.js';
 import { registerErrorHandling, sendError } from './platform/error-handler.js';
 import { AppError, serviceUnavailable } from './platform/errors.js';
@@ -108,6 +109,7 @@ export async function buildApp(deps: AppDeps) {
   apiKeysRoutes(app, deps);
   customersRoutes(app, deps);
   operatorRoutes(app, deps);
+  usersRoutes(app, deps);
 
   await app.ready();
   return app;

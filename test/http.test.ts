@@ -96,6 +96,10 @@ const contractRoutes = [
   '/v2/auth/login',
   '/v2/auth/refresh',
   '/v2/auth/logout',
+  '/v2/user/create',
+  '/v2/user/find',
+  '/v2/user/deactivate',
+  '/v2/user/change-password',
   '/v2/customer/create',
   '/v2/customer/update',
   '/v2/customer/details',
@@ -530,6 +534,8 @@ describe(`http conventions (${engine})`, () => {
         expected['/v2/customer/update']?.push('404', '409');
         expected['/v2/customer/details']?.push('404');
         expected['/v2/api-key/revoke']?.push('404');
+        expected['/v2/user/create']?.push('409');
+        expected['/v2/user/deactivate']?.push('404');
 
         for (const [route, statuses] of Object.entries(expected)) {
           const responses = document.paths[route].post.responses;

@@ -22,6 +22,10 @@ const constraintErrors: Readonly<Record<string, () => AppError>> = {
     new AppError('REFERRAL_NOT_FOUND', 'referralId names no customer of this institution', [
       { field: 'referralId', message: 'names no customer of this institution' },
     ]),
+  users_institution_email_key: () =>
+    new AppError('USER_EMAIL_TAKEN', 'A user with this email already exists in the institution', [
+      { field: 'email', message: 'is already used by another user of the institution' },
+    ]),
   // A wallet whose customer vanished cannot happen (customers are never deleted); if it did, the
   // customer is simply not there.
   wallets_customer_fkey: customerNotFound,

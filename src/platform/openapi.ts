@@ -8,7 +8,12 @@ import type { Permission } from './principal.js';
 
 const securityFor = (permission: Permission | undefined): Record<string, string[]>[] => {
   if (permission === undefined || permission === 'public') return [];
-  if (permission === 'api-keys:manage' || permission === 'operator' || permission === 'session') {
+  if (
+    permission === 'api-keys:manage' ||
+    permission === 'users:manage' ||
+    permission === 'operator' ||
+    permission === 'session'
+  ) {
     return [{ bearerAuth: [] }];
   }
   return [{ bearerAuth: [] }, { apiKey: [] }];
@@ -41,6 +46,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'Auth' },
         { name: 'Customers' },
         { name: 'API keys' },
+        { name: 'Users' },
         { name: 'Operator' },
         { name: 'Health' },
       ],

@@ -8,7 +8,7 @@ export const allScopes: readonly Scope[] = ['customers:read', 'customers:write']
  * What a route requires. `public` routes take no credentials; `session` routes take any user's or
  * operator's access token (not an API key).
  */
-export type Permission = Scope | 'api-keys:manage' | 'operator' | 'session' | 'public';
+export type Permission = Scope | 'api-keys:manage' | 'users:manage' | 'operator' | 'session' | 'public';
 
 export type Principal =
   | { kind: 'operator'; userId: string; email: string; sessionId: string }
@@ -25,7 +25,7 @@ export type Principal =
 export type InstitutionPrincipal = Exclude<Principal, { kind: 'operator' }>;
 
 const rolePermissions: Readonly<Record<InstitutionRole, readonly Permission[]>> = {
-  Owner: ['customers:read', 'customers:write', 'api-keys:manage'],
+  Owner: ['customers:read', 'customers:write', 'api-keys:manage', 'users:manage'],
   Admin: ['customers:read', 'customers:write', 'api-keys:manage'],
   Viewer: ['customers:read'],
 };

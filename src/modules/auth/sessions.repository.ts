@@ -78,3 +78,10 @@ export async function findActiveSession(
   );
   return rows[0];
 }
+
+/** Revokes every open session of a user (password change, deactivation). */
+export async function revokeUserSessions(db: Queryable, userId: string): Promise<void> {
+  await db.query('UPDATE auth_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [
+    userId,
+  ]);
+}

@@ -1,7 +1,7 @@
 // Creating an institution also creates its first user, the Owner, in the same transaction.
 import type { Database } from '../../db/database.js';
 import { generatePassword, hashPassword } from '../auth/passwords.js';
-import { insertInstitutionUser } from '../users/users.repository.js';
+import { insertUser } from '../users/users.repository.js';
 import type { CreateInstitutionBody, InstitutionCreated } from './institutions.schemas.js';
 import { insertInstitution } from './institutions.repository.js';
 
@@ -15,7 +15,7 @@ export async function createInstitution(
   const passwordHash = await hashPassword(password);
   return db.transaction(async (tx) => {
     const institution = await insertInstitution(tx, input.title);
-    const owner = await insertInstitutionUser(tx, institution.id, {
+    const owner = await insertUser(tx, institution.id, {
       email: input.ownerEmail,
       passwordHash,
       role: 'Owner',
