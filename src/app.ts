@@ -16,6 +16,7 @@ import { registerAuthentication } from './platform/authenticate.js';
 import { registerErrorHandling, sendError } from './platform/error-handler.js';
 import { AppError, serviceUnavailable } from './platform/errors.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './platform/json-body.js';
+import { createRateLimits, defaultRateLimitOptions, type RateLimits } from './platform/rate-limits.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerSecurityHeaders } from './platform/security-headers.js';
 import { requestIdOf } from './platform/request-id.js';
@@ -28,9 +29,12 @@ export interface AppDeps {
   refreshTokenTtlSeconds: number;
   trustProxy: boolean;
   corsOrigins?: readonly string[];
+  /** Brute-force and abuse limits; in-memory limits with the default thresholds when absent. */
+  rateLimits?: RateLimits;
 }
 
-export async function buildApp(deps: AppDeps) {
+export async function buildApp(appDeps: AppDeps) {
+  const deps = { ...appDeps, rateLimits: appDeps.rateLimits ?? createRateLimits(defaultRateLimitOptions) };
   const app = Fastify({
     loggerInstance: deps.logger,
     // One log line per request, written below; Fastify's own request logs are off.
@@ -100,6 +104,7 @@ export async function buildApp(deps: AppDeps) {
   registerAuthentication(app, {
     verifyAccessToken: createAccessTokenVerifier(deps),
     verifyApiKey: createApiKeyAuthenticator(deps.db),
+    rateLimits: deps.rateLimits,
   });
 
   // Every route of the service, in one list.

@@ -29,6 +29,12 @@ export interface Config {
   readonly trustProxy: boolean;
   /** Browser origins allowed to call the API (CORS); empty means none. */
   readonly corsOrigins: readonly string[];
+  /** Redis holding the rate-limit counters shared by all instances; unset keeps them in memory. */
+  readonly redisUrl: string | undefined;
+  readonly rateLimitLoginFailuresPerAccount: number;
+  readonly rateLimitLoginFailuresPerAddress: number;
+  readonly rateLimitApiKeyFailuresPerAddress: number;
+  readonly rateLimitApiKeyPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +126,22 @@ function pemSetting(
   return pem;
 }
 
+function redisUrl(env: Env): string | undefined {
+  const raw = text(env, 'REDIS_URL');
+  if (raw === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) {
+    // The value may hold a password: never echo it.
+    throw new ConfigError('REDIS_URL', 'must be a URL such as redis://host:6379 or rediss://host:6380');
+  }
+  return raw;
+}
+
 /** CORS_ORIGINS: comma-separated exact origins such as https://app.example.com; no wildcard. */
 function corsOrigins(env: Env): string[] {
   const raw = text(env, 'CORS_ORIGINS');
@@ -200,5 +222,16 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     corsOrigins: Object.freeze(corsOrigins(env)),
+    redisUrl: redisUrl(env),
+    rateLimitLoginFailuresPerAccount: integer(env, 'RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT', 5, 1, 1000),
+    rateLimitLoginFailuresPerAddress: integer(env, 'RATE_LIMIT_LOGIN_FAILURES_PER_ADDRESS', 20, 1, 100_000),
+    rateLimitApiKeyFailuresPerAddress: integer(
+      env,
+      'RATE_LIMIT_API_KEY_FAILURES_PER_ADDRESS',
+      20,
+      1,
+      100_000,
+    ),
+    rateLimitApiKeyPerMinute: integer(env, 'RATE_LIMIT_API_KEY_PER_MINUTE', 600, 1, 1_000_000),
   });
 }

@@ -3,6 +3,7 @@
 // grace period (1 if it had to be cut short).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
@@ -12,6 +13,7 @@ import { createAccessTokens } from './modules/auth/access-tokens.js';
 import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
 import { createLogger } from './platform/logger.js';
+import { createRateLimits, defaultRateLimitOptions } from './platform/rate-limits.js';
 
 function readConfig(): Config {
   // A .env file in the working directory is read if present; real environment variables win.
@@ -58,6 +60,25 @@ async function main(): Promise<void> {
     config.jwtPrivateKeyPem === undefined
       ? await dataDirSigningKey(config.dataDir)
       : await signingKeyFromPem(config.jwtPrivateKeyPem);
+  // Without the offline queue a command fails at once while Redis is unreachable, and the limits
+  // fall back to per-instance memory counters instead of making requests wait.
+  const redis =
+    config.redisUrl === undefined
+      ? undefined
+      : new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis?.on('error', (error: Error) => {
+    logger.warn({ err: error }, 'Redis (rate limits) unavailable; counting in memory');
+  });
+  if (redis !== undefined) logger.info('rate-limit counters shared through REDIS_URL');
+  const rateLimits = createRateLimits({
+    redis,
+    keyPrefix: defaultRateLimitOptions.keyPrefix,
+    loginFailuresPerAccount: config.rateLimitLoginFailuresPerAccount,
+    loginFailuresPerAddress: config.rateLimitLoginFailuresPerAddress,
+    apiKeyFailuresPerAddress: config.rateLimitApiKeyFailuresPerAddress,
+    apiKeyRequestsPerMinute: config.rateLimitApiKeyPerMinute,
+  });
+
   const app = await buildApp({
     db,
     logger,
@@ -74,6 +95,7 @@ async function main(): Promise<void> {
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
+    rateLimits,
   });
 
   let stopping = false;
@@ -89,6 +111,11 @@ async function main(): Promise<void> {
     app
       .close()
       .then(() => db.close())
+      .then(async () => {
+        // quit() waits for pending commands but fails on a connection that is down.
+        if (redis?.status === 'ready') await redis.quit();
+        else redis?.disconnect();
+      })
       .then(() => {
         lock?.release();
         logger.info('stopped');

@@ -208,6 +208,8 @@ describe('configuration errors stop the process with a message naming the variab
     { env: { OPERATOR_EMAIL: 'ops@bank.test' }, variable: 'OPERATOR_PASSWORD' },
     { env: { OPERATOR_EMAIL: 'ops@bank.test', OPERATOR_PASSWORD: 'short' }, variable: 'OPERATOR_PASSWORD' },
     { env: { LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL' },
+    { env: { REDIS_URL: 'http://127.0.0.1:6379' }, variable: 'REDIS_URL' },
+    { env: { RATE_LIMIT_API_KEY_PER_MINUTE: '0' }, variable: 'RATE_LIMIT_API_KEY_PER_MINUTE' },
     { env: { JWT_PREVIOUS_PUBLIC_KEYS: 'not a key' }, variable: 'JWT_PREVIOUS_PUBLIC_KEYS' },
     { env: { CORS_ORIGINS: '*' }, variable: 'CORS_ORIGINS' },
     { env: { CORS_ORIGINS: 'https://app.example.com/path' }, variable: 'CORS_ORIGINS' },

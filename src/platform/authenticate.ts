@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { forbidden, unauthorized } from './errors.js';
 import { isAllowed, type InstitutionPrincipal, type Permission, type Principal } from './principal.js';
+import type { RateLimits } from './rate-limits.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,6 +20,8 @@ export interface Authenticators {
   verifyAccessToken(token: string): Promise<Principal | undefined>;
   /** The principal of a valid, unrevoked, unexpired API key allowed from clientIp, or undefined. */
   verifyApiKey(secret: string, clientIp: string): Promise<Principal | undefined>;
+  /** Failed API-key attempts per client address, and each key's request budget. */
+  rateLimits: Pick<RateLimits, 'checkApiKeyFailures' | 'recordApiKeyFailure' | 'consumeApiKeyRequest'>;
 }
 
 async function authenticate(request: FastifyRequest, authenticators: Authenticators): Promise<Principal> {
@@ -34,9 +37,15 @@ async function authenticate(request: FastifyRequest, authenticators: Authenticat
     return principal;
   }
   if (typeof apiKey === 'string' && apiKey !== '') {
+    // An address that keeps presenting bad keys is refused before any lookup.
+    await authenticators.rateLimits.checkApiKeyFailures(request.ip);
     const principal = await authenticators.verifyApiKey(apiKey, request.ip);
-    if (principal === undefined)
+    if (principal === undefined) {
+      await authenticators.rateLimits.recordApiKeyFailure(request.ip);
       throw unauthorized('The API key is invalid, revoked, expired, or not allowed from this address');
+    }
+    if (principal.kind === 'api_key')
+      await authenticators.rateLimits.consumeApiKeyRequest(principal.apiKeyId);
     return principal;
   }
   throw unauthorized('Authentication required: send Authorization: Bearer <token> or an api-key header');

@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import { DatabaseUnavailableError, isSqlError } from '../db/database-errors.js';
 import { AppError, customerNotFound, serviceUnavailable, type FieldProblem } from './errors.js';
 import type { ErrorResponse } from './http-schemas.js';
+import { RateLimitedError } from './rate-limits.js';
 
 /** Constraint name (see /migrations) → the error it means for the client. */
 const constraintErrors: Readonly<Record<string, () => AppError>> = {
@@ -160,7 +161,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
     request.log.warn({ err: error }, 'database unavailable');
   }
   const appError = known ?? new AppError('INTERNAL_ERROR', 'Internal error; quote the request id to support');
-  if (appError.code === 'RATE_LIMITED' && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+  if (appError.code === 'RATE_LIMITED') {
+    // Whole seconds, at least 1 (RFC 9110 delay-seconds).
+    const seconds = appError instanceof RateLimitedError ? appError.retryAfterSeconds : 1;
+    reply.header('retry-after', String(Math.max(1, Math.ceil(seconds))));
+  }
   // Set here too: errors raised before the onRequest hooks (a malformed URL) skip them.
   reply.header('x-request-id', request.id);
   return reply.status(appError.statusCode).send(errorBody(appError, request.id));

@@ -66,7 +66,7 @@ export function errorResponses(options: { auth: boolean; codes?: ErrorCode[] }) 
     'UNSUPPORTED_MEDIA_TYPE',
     'INTERNAL_ERROR',
     'SERVICE_UNAVAILABLE',
-    ...(options.auth ? (['UNAUTHORIZED', 'FORBIDDEN'] as const) : []),
+    ...(options.auth ? (['UNAUTHORIZED', 'FORBIDDEN', 'RATE_LIMITED'] as const) : []),
     ...(options.codes ?? []),
   ];
   const byStatus = new Map<number, ErrorCode[]>();

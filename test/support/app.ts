@@ -12,6 +12,7 @@ import { generateSigningKeyPem, signingKeyFromPem } from '../../src/modules/auth
 import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
 import { createLogger } from '../../src/platform/logger.js';
+import type { RateLimits } from '../../src/platform/rate-limits.js';
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined;
 export const engine: 'pglite' | 'postgres' = testDatabaseUrl === undefined ? 'pglite' : 'postgres';
@@ -65,7 +66,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
 }
 
 export async function startTestApp(
-  options: { database?: TestDatabase; corsOrigins?: string[] } = {},
+  options: { database?: TestDatabase; corsOrigins?: string[]; rateLimits?: RateLimits } = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await openTestDatabase());
   await migrate(database.db);
@@ -93,6 +94,7 @@ export async function startTestApp(
     refreshTokenTtlSeconds: 3600,
     trustProxy: false,
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
+    ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
   });
   return {
     app,

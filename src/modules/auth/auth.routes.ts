@@ -28,7 +28,7 @@ export function authRoutes(app: App, deps: AuthDeps): void {
         body: LoginBody,
         response: {
           200: TokenPairResponse,
-          ...errorResponses({ auth: false, codes: ['INVALID_CREDENTIALS'] }),
+          ...errorResponses({ auth: false, codes: ['INVALID_CREDENTIALS', 'RATE_LIMITED'] }),
         },
       },
     },
@@ -37,6 +37,7 @@ export function authRoutes(app: App, deps: AuthDeps): void {
         merchantId: request.headers.merchant_id,
         email: request.body.token.trim(),
         password: request.body.password,
+        clientAddress: request.ip,
       }),
     }),
   );

@@ -4,6 +4,7 @@
 import type { Database } from '../../db/database.js';
 import { AppError, unauthorized } from '../../platform/errors.js';
 import type { Principal } from '../../platform/principal.js';
+import type { RateLimits } from '../../platform/rate-limits.js';
 import { findInstitutionUserByEmail, findOperatorByEmail, type UserRow } from '../users/users.repository.js';
 import type { AccessTokens, AccessTokenSubject } from './access-tokens.js';
 import { verifyPassword } from './passwords.js';
@@ -29,6 +30,7 @@ export interface AuthDeps {
   db: Database;
   accessTokens: AccessTokens;
   refreshTokenTtlSeconds: number;
+  rateLimits: RateLimits;
 }
 
 const REFRESH_TOKEN_PREFIX = 'ccr_';
@@ -61,8 +63,11 @@ async function issuePair(
 
 export async function login(
   deps: AuthDeps,
-  input: { merchantId: string | undefined; email: string; password: string },
+  input: { merchantId: string | undefined; email: string; password: string; clientAddress: string },
 ): Promise<TokenPair> {
+  // Checked before the password: while blocked, even the right password is refused.
+  const account = { merchantId: input.merchantId, email: input.email };
+  await deps.rateLimits.checkLogin(account, input.clientAddress);
   let user: UserRow | undefined;
   let active: ActiveSession | undefined;
   if (input.merchantId === undefined) {
@@ -91,8 +96,10 @@ export async function login(
   }
   const passwordMatches = await verifyPassword(user?.password_hash, input.password);
   if (!passwordMatches || user === undefined || active === undefined || user.deactivated_at !== null) {
+    await deps.rateLimits.recordLoginFailure(account, input.clientAddress);
     throw invalidCredentials();
   }
+  await deps.rateLimits.recordLoginSuccess(account);
 
   const refreshToken = generateSecret(REFRESH_TOKEN_PREFIX);
   const sessionId = await deps.db.transaction(async (tx) => {

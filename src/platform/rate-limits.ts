@@ -1,0 +1,178 @@
+// Brute-force and abuse limits: failed logins per account and per client address, failed API-key
+// attempts per client address, and a request budget per API key. The counters live in Redis when
+// a client is given, so every instance sees the same ones, and in this process's memory otherwise.
+// Failed attempts lead to blocks that double with each further block, up to a cap.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type IRateLimiterOptions,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import { AppError } from './errors.js';
+
+/** A 429 RATE_LIMITED that knows how long the client must wait (the `retry-after` header). */
+export class RateLimitedError extends AppError {
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, msBeforeNext: number) {
+    super('RATE_LIMITED', message);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+  }
+}
+
+export interface RateLimitOptions {
+  /** Shared store; without it the counters are this process's own. */
+  redis?: Redis | undefined;
+  /** Prefix of every Redis key (and memory key), so deployments and tests do not collide. */
+  keyPrefix: string;
+  /** Failed logins of one account within the failure window before it is blocked. */
+  loginFailuresPerAccount: number;
+  /** Failed logins from one client address (any accounts) within the window before it is blocked. */
+  loginFailuresPerAddress: number;
+  /** Unknown or refused API keys from one client address within the window before it is blocked. */
+  apiKeyFailuresPerAddress: number;
+  /** Requests one API key may make per minute. */
+  apiKeyRequestsPerMinute: number;
+  /** How long failures are counted (default 15 minutes). */
+  failureWindowSeconds?: number;
+  /** The first block's length; each further block doubles it (default 60 seconds). */
+  firstBlockSeconds?: number;
+  /** The longest block (default 1 hour). */
+  maxBlockSeconds?: number;
+}
+
+export const defaultRateLimitOptions = {
+  keyPrefix: 'customercore:rl',
+  loginFailuresPerAccount: 5,
+  loginFailuresPerAddress: 20,
+  apiKeyFailuresPerAddress: 20,
+  apiKeyRequestsPerMinute: 600,
+} as const satisfies RateLimitOptions;
+
+/** How long the number of earlier blocks is remembered, for the doubling. */
+const BLOCK_HISTORY_SECONDS = 24 * 3600;
+
+function limiter(options: RateLimitOptions, name: string, points: number, duration: number) {
+  const settings: IRateLimiterOptions = { keyPrefix: `${options.keyPrefix}:${name}`, points, duration };
+  if (options.redis === undefined) return new RateLimiterMemory(settings);
+  // While Redis cannot be reached, each instance keeps limiting on its own rather than failing
+  // every login and API request.
+  return new RateLimiterRedis({
+    ...settings,
+    storeClient: options.redis,
+    insuranceLimiter: new RateLimiterMemory(settings),
+  });
+}
+
+/**
+ * Consecutive failures of one key (an account, an address): after `threshold` failures within the
+ * window the key is blocked for firstBlock, 2 × firstBlock, 4 × … (capped) on each further block.
+ */
+class FailureLimiter {
+  private readonly failures: RateLimiterAbstract;
+  private readonly blocks: RateLimiterAbstract;
+  private readonly firstBlockSeconds: number;
+  private readonly maxBlockSeconds: number;
+
+  constructor(
+    options: RateLimitOptions,
+    name: string,
+    private readonly threshold: number,
+  ) {
+    this.failures = limiter(options, `${name}:failures`, threshold, options.failureWindowSeconds ?? 900);
+    this.blocks = limiter(options, `${name}:blocks`, 1_000_000, BLOCK_HISTORY_SECONDS);
+    this.firstBlockSeconds = options.firstBlockSeconds ?? 60;
+    this.maxBlockSeconds = options.maxBlockSeconds ?? 3600;
+  }
+
+  /** The milliseconds the key is still blocked for, or 0. */
+  async blockedFor(key: string): Promise<number> {
+    const state = await this.failures.get(key);
+    return state !== null && state.consumedPoints > this.threshold ? Math.max(1, state.msBeforeNext) : 0;
+  }
+
+  async recordFailure(key: string): Promise<void> {
+    const counted = await this.failures.penalty(key);
+    // Exactly one failure reaches the threshold: it starts the block, which replaces the count
+    // (so the count starts again from zero when the block ends).
+    if (counted.consumedPoints !== this.threshold) return;
+    const earlier = await this.blocks.penalty(key);
+    const doublings = Math.min(earlier.consumedPoints - 1, 30);
+    await this.failures.block(key, Math.min(this.firstBlockSeconds * 2 ** doublings, this.maxBlockSeconds));
+  }
+
+  async reset(key: string): Promise<void> {
+    await Promise.all([this.failures.delete(key), this.blocks.delete(key)]);
+  }
+}
+
+/** Account keys are hashed: no email address is written to Redis. */
+const accountKey = (account: { merchantId: string | undefined; email: string }): string =>
+  createHash('sha256')
+    .update(`${account.merchantId ?? 'operator'}\n${account.email.toLowerCase()}`)
+    .digest('base64url');
+
+export type LoginAccount = { merchantId: string | undefined; email: string };
+
+export interface RateLimits {
+  /** Throws RATE_LIMITED when the account or the address is blocked (before checking the password). */
+  checkLogin(account: LoginAccount, address: string): Promise<void>;
+  recordLoginFailure(account: LoginAccount, address: string): Promise<void>;
+  /** A successful login clears the account's failures and block history (not the address's). */
+  recordLoginSuccess(account: LoginAccount): Promise<void>;
+  /** Throws RATE_LIMITED when the address made too many failed API-key attempts. */
+  checkApiKeyFailures(address: string): Promise<void>;
+  recordApiKeyFailure(address: string): Promise<void>;
+  /** Takes one request from the key's per-minute budget; throws RATE_LIMITED when it is spent. */
+  consumeApiKeyRequest(keyId: string): Promise<void>;
+}
+
+export function createRateLimits(options: RateLimitOptions): RateLimits {
+  const loginAccounts = new FailureLimiter(options, 'login-account', options.loginFailuresPerAccount);
+  const loginAddresses = new FailureLimiter(options, 'login-address', options.loginFailuresPerAddress);
+  const apiKeyAddresses = new FailureLimiter(options, 'api-key-address', options.apiKeyFailuresPerAddress);
+  const apiKeyRequests = limiter(options, 'api-key-requests', options.apiKeyRequestsPerMinute, 60);
+
+  return {
+    async checkLogin(account, address) {
+      const [accountMs, addressMs] = await Promise.all([
+        loginAccounts.blockedFor(accountKey(account)),
+        loginAddresses.blockedFor(address),
+      ]);
+      if (accountMs > 0 || addressMs > 0) {
+        throw new RateLimitedError('Too many failed logins; retry later', Math.max(accountMs, addressMs));
+      }
+    },
+    async recordLoginFailure(account, address) {
+      await Promise.all([
+        loginAccounts.recordFailure(accountKey(account)),
+        loginAddresses.recordFailure(address),
+      ]);
+    },
+    async recordLoginSuccess(account) {
+      await loginAccounts.reset(accountKey(account));
+    },
+    async checkApiKeyFailures(address) {
+      const ms = await apiKeyAddresses.blockedFor(address);
+      if (ms > 0)
+        throw new RateLimitedError('Too many failed API key attempts from this address; retry later', ms);
+    },
+    recordApiKeyFailure: (address) => apiKeyAddresses.recordFailure(address),
+    async consumeApiKeyRequest(keyId) {
+      try {
+        await apiKeyRequests.consume(keyId);
+      } catch (error) {
+        if (error instanceof RateLimiterRes) {
+          throw new RateLimitedError(
+            'This API key has used its requests for this minute',
+            error.msBeforeNext,
+          );
+        }
+        throw error;
+      }
+    },
+  };
+}
