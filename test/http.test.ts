@@ -4,14 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { buildApp } from '../src/app.js';
 import { openPglite, openPostgres, type Database } from '../src/db/database.js';
-import { createAccessTokens, type AccessTokens } from '../src/modules/auth/access-tokens.js';
-import { generateSigningKeyPem, signingKeyFromPem } from '../src/modules/auth/signing-key.js';
-import { createLogger } from '../src/platform/logger.js';
-import { engine, OPERATOR, startTestApp, type TestApp } from './support/app.js';
+import { buildAppOn, engine, OPERATOR, startTestApp, type TestApp } from './support/app.js';
 import {
   createApiKey,
   createCustomer,
@@ -112,38 +108,6 @@ const contractRoutes = [
   '/v2/admin/customer/find',
   '/v2/admin/customer/details',
 ];
-
-/**
- * An app like test/support/app.ts builds, on a database of the caller's choosing (here: one that
- * cannot be reached), with its own token issuer so the test can hold a valid token for it.
- */
-async function startAppOn(db: Database): Promise<{
-  app: Awaited<ReturnType<typeof buildApp>>;
-  accessTokens: AccessTokens;
-  logs: string[];
-}> {
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      logs.push(chunk.toString());
-      callback();
-    },
-  });
-  const accessTokens = await createAccessTokens({
-    key: await signingKeyFromPem(generateSigningKeyPem()),
-    issuer: 'customercore',
-    audience: 'customercore-api',
-    ttlSeconds: 900,
-  });
-  const app = await buildApp({
-    db,
-    logger: createLogger('info', sink),
-    accessTokens,
-    refreshTokenTtlSeconds: 3600,
-    trustProxy: false,
-  });
-  return { app, accessTokens, logs };
-}
 
 describe(`http conventions (${engine})`, () => {
   let t: TestApp;
@@ -582,11 +546,11 @@ describe(`http conventions (${engine})`, () => {
     for (const [name, open] of unreachable) {
       describe(name, () => {
         let db: Database;
-        let down: Awaited<ReturnType<typeof startAppOn>>;
+        let down: Awaited<ReturnType<typeof buildAppOn>>;
 
         before(async () => {
           db = await open();
-          down = await startAppOn(db);
+          down = await buildAppOn(db);
         });
 
         after(async () => {

@@ -74,6 +74,27 @@ export async function startTestApp(
     email: OPERATOR.email,
     passwordHash: await hashPassword(OPERATOR.password),
   });
+  const { app, accessTokens, logs } = await buildAppOn(database.db, options);
+  return {
+    app,
+    db: database.db,
+    accessTokens,
+    logs,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * The real app on a given database (migrated or not, reachable or not), with its own token issuer
+ * and a log sink the test can read.
+ */
+export async function buildAppOn(
+  db: Database,
+  options: { corsOrigins?: string[]; rateLimits?: RateLimits } = {},
+): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; accessTokens: AccessTokens; logs: string[] }> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -88,7 +109,7 @@ export async function startTestApp(
     ttlSeconds: 900,
   });
   const app = await buildApp({
-    db: database.db,
+    db,
     logger: createLogger('info', sink),
     accessTokens,
     refreshTokenTtlSeconds: 3600,
@@ -96,14 +117,5 @@ export async function startTestApp(
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
   });
-  return {
-    app,
-    db: database.db,
-    accessTokens,
-    logs,
-    close: async () => {
-      await app.close();
-      await database.drop();
-    },
-  };
+  return { app, accessTokens, logs };
 }
