@@ -3,6 +3,7 @@
 // dropped afterwards (so test files can run in parallel against one server).
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import type { InjectOptions } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
 import { openPglite, openPostgres, type Database } from '../../src/db/database.js';
@@ -13,6 +14,7 @@ import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
 import { createLogger } from '../../src/platform/logger.js';
 import type { RateLimits } from '../../src/platform/rate-limits.js';
+import { collectCredentialHeaders, collectSensitive, recordLogs } from './report.js';
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined;
 export const engine: 'pglite' | 'postgres' = testDatabaseUrl === undefined ? 'pglite' : 'postgres';
@@ -87,6 +89,45 @@ export async function startTestApp(
   };
 }
 
+// Every app this test process builds: its log lines, and the personal values and secrets its
+// callers sent or received, written out when the process ends for the run's log scan.
+const builtApps: { lines: string[]; sensitive: Set<string> }[] = [];
+process.on('exit', () => {
+  const sensitive = new Set(builtApps.flatMap((built) => [...built.sensitive]));
+  recordLogs(
+    process.argv[1] ?? 'test',
+    builtApps.flatMap((built) => built.lines),
+    sensitive,
+  );
+});
+
+function parsedJson(text: unknown): unknown {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Makes app.inject note the sensitive values of every request and response. */
+function watchInjections(app: Awaited<ReturnType<typeof buildApp>>, sensitive: Set<string>): void {
+  const inject = app.inject.bind(app);
+  const watched = async (options: InjectOptions | string) => {
+    if (typeof options === 'object') {
+      collectCredentialHeaders(options.headers, sensitive);
+      collectSensitive(
+        typeof options.payload === 'string' ? parsedJson(options.payload) : options.payload,
+        sensitive,
+      );
+    }
+    const response = await inject(options);
+    collectSensitive(parsedJson(response.body), sensitive);
+    return response;
+  };
+  Object.assign(app, { inject: watched });
+}
+
 /**
  * The real app on a given database (migrated or not, reachable or not), with its own token issuer
  * and a log sink the test can read.
@@ -110,12 +151,15 @@ export async function buildAppOn(
   });
   const app = await buildApp({
     db,
-    logger: createLogger('info', sink),
+    logger: createLogger('debug', sink),
     accessTokens,
     refreshTokenTtlSeconds: 3600,
     trustProxy: false,
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
   });
+  const sensitive = new Set<string>();
+  watchInjections(app, sensitive);
+  builtApps.push({ lines: logs, sensitive });
   return { app, accessTokens, logs };
 }
