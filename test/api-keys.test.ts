@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { engine, startTestApp, type TestApp } from './support/app.js';
+import { buildAppOn, engine, startTestApp, type TestApp } from './support/app.js';
 import {
   createApiKey,
   createCustomer,
@@ -264,6 +264,73 @@ describe(`api keys (${engine})`, () => {
       const listed = await post(t, '/v2/api-key/find', {}, institution.owner);
       const key = listed.body.data.find((candidate: { id: string }) => candidate.id === id);
       assert.match(key.lastUsedAt, isoMillis);
+    });
+
+    it('when a key is used again within a minute, then lastUsedAt is not written on every request', async () => {
+      const institution = await createInstitution(t);
+      const { id, apiKey } = await createApiKey(t, institution);
+      assert.equal((await post(t, '/v2/customer/find', {}, { apiKey })).status, 200);
+      // A marker no request would write: any write by the next uses would replace it.
+      const marker = new Date('2001-02-03T04:05:06.007Z');
+      await t.db.query('UPDATE api_keys SET last_used_at = $2 WHERE id = $1', [id, marker]);
+
+      for (let use = 0; use < 20; use++) {
+        const response = await post(t, '/v2/customer/find', {}, { apiKey });
+        assert.equal(response.status, 200, JSON.stringify(response.body));
+      }
+
+      assert.deepEqual((await apiKeyRow(t, id)).last_used_at, marker);
+    });
+
+    it('when another instance revokes a key or its expiry passes, then this instance refuses it at once', async () => {
+      const institution = await createInstitution(t);
+      const revoked = await createApiKey(t, institution);
+      const expiring = await createApiKey(t, institution);
+      // A second service instance on the same database, as behind a load balancer.
+      const other = await buildAppOn(t.db);
+      try {
+        for (const key of [revoked, expiring]) {
+          const before = await post(t, '/v2/customer/find', {}, { apiKey: key.apiKey });
+          assert.equal(before.status, 200, JSON.stringify(before.body));
+        }
+
+        // The owner signs in on the other instance and revokes the key there.
+        const login = await other.app.inject({
+          method: 'POST',
+          url: '/v2/auth/login',
+          headers: { 'content-type': 'application/json', merchant_id: institution.id },
+          payload: JSON.stringify({ token: institution.ownerEmail, password: institution.ownerPassword }),
+        });
+        assert.equal(login.statusCode, 200, login.body);
+        const revoke = await other.app.inject({
+          method: 'POST',
+          url: '/v2/api-key/revoke',
+          headers: {
+            authorization: `Bearer ${login.json().data.accessToken}`,
+            'content-type': 'application/json',
+          },
+          payload: JSON.stringify({ id: revoked.id }),
+        });
+        assert.equal(revoke.statusCode, 200, revoke.body);
+        await t.db.query(`UPDATE api_keys SET expires_at = now() - interval '1 millisecond' WHERE id = $1`, [
+          expiring.id,
+        ]);
+
+        for (const app of [t.app, other.app]) {
+          for (const key of [revoked, expiring]) {
+            const response = await app.inject({
+              method: 'POST',
+              url: '/v2/customer/find',
+              headers: { 'api-key': key.apiKey, 'content-type': 'application/json' },
+              payload: '{}',
+            });
+            assert.equal(response.statusCode, 401, response.body);
+            assert.equal(response.json().code, 'UNAUTHORIZED');
+          }
+        }
+      } finally {
+        await other.app.close();
+      }
     });
 
     it('when a key acts, then it acts on its own institution only', async () => {
