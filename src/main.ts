@@ -3,7 +3,6 @@
 // grace period (1 if it had to be cut short).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
@@ -13,7 +12,7 @@ import { createAccessTokens } from './modules/auth/access-tokens.js';
 import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
 import { createLogger } from './platform/logger.js';
-import { createRateLimits, defaultRateLimitOptions } from './platform/rate-limits.js';
+import { createRateLimits, defaultRateLimitOptions, rateLimitRedis } from './platform/rate-limits.js';
 
 function readConfig(): Config {
   // A .env file in the working directory is read if present; real environment variables win.
@@ -62,13 +61,7 @@ async function main(): Promise<void> {
       : await signingKeyFromPem(config.jwtPrivateKeyPem);
   // Without the offline queue a command fails at once while Redis is unreachable, and the limits
   // fall back to per-instance memory counters instead of making requests wait.
-  const redis =
-    config.redisUrl === undefined
-      ? undefined
-      : new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  redis?.on('error', (error: Error) => {
-    logger.warn({ err: error }, 'Redis (rate limits) unavailable; counting in memory');
-  });
+  const redis = config.redisUrl === undefined ? undefined : rateLimitRedis(config.redisUrl, logger);
   if (redis !== undefined) logger.info('rate-limit counters shared through REDIS_URL');
   const rateLimits = createRateLimits({
     redis,

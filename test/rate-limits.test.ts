@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
-import { createRateLimits, type RateLimitOptions } from '../src/platform/rate-limits.js';
+import { createRateLimits, rateLimitRedis, type RateLimitOptions } from '../src/platform/rate-limits.js';
 import { engine, openTestDatabase, startTestApp, type TestApp, type TestDatabase } from './support/app.js';
 import { createApiKey, createInstitution, type Institution } from './support/client.js';
 
@@ -247,3 +247,43 @@ for (const store of ['memory', 'redis'] as const) {
     );
   });
 }
+
+describe(`rate limits while Redis cannot be reached (${engine})`, () => {
+  let t: TestApp;
+  let redis: Redis;
+  const warnings: unknown[] = [];
+
+  before(async () => {
+    // Nothing listens on port 1: every command fails at once, as when Redis is down.
+    redis = rateLimitRedis('redis://127.0.0.1:1', { warn: (entry: unknown) => warnings.push(entry) });
+    t = await startTestApp({
+      rateLimits: createRateLimits({
+        redis,
+        keyPrefix: `cctest:${randomBytes(6).toString('hex')}`,
+        ...limits,
+      }),
+    });
+  });
+  after(async () => {
+    await t.close();
+    redis.disconnect();
+  });
+
+  it('when Redis is down, then logins and API keys still work and each instance keeps limiting in memory', async () => {
+    const institution = await createInstitution(t);
+    const { apiKey } = await createApiKey(t, institution);
+    const address = newAddress();
+
+    assert.equal((await findWithKey(t, apiKey, address)).status, 200);
+    for (let attempt = 1; attempt <= limits.loginFailuresPerAccount; attempt++) {
+      assert.equal((await login(t, institution, 'wrong-password', newAddress())).status, 401);
+    }
+    assertRateLimited(await login(t, institution, institution.ownerPassword, newAddress()), 60);
+    for (let request = 2; request <= limits.apiKeyRequestsPerMinute; request++) {
+      assert.equal((await findWithKey(t, apiKey, address)).status, 200, `request ${request}`);
+    }
+    assertRateLimited(await findWithKey(t, apiKey, address), 60);
+    assert.ok(warnings.length > 0, 'the outage is logged');
+    assert.notEqual(redis.status, 'ready');
+  });
+});

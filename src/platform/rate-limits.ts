@@ -3,7 +3,8 @@
 // a client is given, so every instance sees the same ones, and in this process's memory otherwise.
 // Failed attempts lead to blocks that double with each further block, up to a cap.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -51,6 +52,19 @@ export const defaultRateLimitOptions = {
   apiKeyFailuresPerAddress: 20,
   apiKeyRequestsPerMinute: 600,
 } as const satisfies RateLimitOptions;
+
+/**
+ * The Redis client for the counters. Commands fail at once while Redis is unreachable (no offline
+ * queue, one retry), so the limiters fall back to their in-memory insurance instead of making
+ * logins and API requests wait; the client keeps reconnecting in the background.
+ */
+export function rateLimitRedis(url: string, logger: Pick<Logger, 'warn'>): Redis {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', (error: Error) => {
+    logger.warn({ err: error }, 'Redis (rate limits) unavailable; counting in memory');
+  });
+  return redis;
+}
 
 /** How long the number of earlier blocks is remembered, for the doubling. */
 const BLOCK_HISTORY_SECONDS = 24 * 3600;
