@@ -12,8 +12,12 @@ import {
   TokenPairResponse,
 } from './auth.schemas.js';
 import { login, logout, refresh, type AuthDeps } from './auth.service.js';
+import { decoyHash } from './passwords.js';
 
 export function authRoutes(app: App, deps: AuthDeps): void {
+  app.addHook('onReady', async () => {
+    await decoyHash();
+  });
   app.post(
     '/v2/auth/login',
     {
