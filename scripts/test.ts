@@ -5,12 +5,13 @@
 //   npm test -- test/fuzz.test.ts    some files only
 // TEST_DATABASE_URL=postgres://... runs the same tests on a PostgreSQL server.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
-const resultsDir = path.join(root, 'test-results');
-rmSync(resultsDir, { recursive: true, force: true });
+// A directory of this run's own, so that runs side by side never mix their figures and logs.
+const resultsDir = mkdtempSync(path.join(tmpdir(), 'customercore-test-'));
 
 function allTestFiles(): string[] {
   return readdirSync(path.join(root, 'test'))
@@ -92,4 +93,5 @@ function scanLogs(): number {
 
 printTrials();
 const leaks = scanLogs();
+rmSync(resultsDir, { recursive: true, force: true });
 process.exitCode = run.status !== 0 || leaks > 0 ? 1 : 0;

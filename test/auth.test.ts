@@ -4,15 +4,14 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { buildApp } from '../src/app.js';
+import type { buildApp } from '../src/app.js';
 import { createAccessTokens } from '../src/modules/auth/access-tokens.js';
 import {
   generateSigningKeyPem,
   signingKeyFromPem,
   type SigningKey,
 } from '../src/modules/auth/signing-key.js';
-import { createLogger } from '../src/platform/logger.js';
-import { engine, OPERATOR, startTestApp, type TestApp } from './support/app.js';
+import { buildAppOn, engine, OPERATOR, startTestApp, type TestApp } from './support/app.js';
 import { createApiKey, createInstitution, post, type Institution, type Response } from './support/client.js';
 
 // The issuer and audience test/support/app.ts configures for the app's token issuer.
@@ -292,13 +291,9 @@ describe(`auth (${engine})`, () => {
 
     before(async () => {
       key = await signingKeyFromPem(generateSigningKeyPem());
-      keyed = await buildApp({
-        db: t.db,
-        logger: createLogger('silent'),
+      ({ app: keyed } = await buildAppOn(t.db, {
         accessTokens: await createAccessTokens({ key, issuer: ISSUER, audience: AUDIENCE, ttlSeconds: 900 }),
-        refreshTokenTtlSeconds: 3600,
-        trustProxy: false,
-      });
+      }));
       institution = await createInstitution(t);
       const { payload } = jwtParts(institution.owner.token);
       const { sub, id, sid, email, role, merchantId, institution: tenant } = payload;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { buildApp } from '../src/app.js';
+import type { buildApp } from '../src/app.js';
 import { createAccessTokens } from '../src/modules/auth/access-tokens.js';
 import {
   generateSigningKeyPem,
@@ -12,8 +12,7 @@ import {
   verificationKeysFromPem,
   type SigningKey,
 } from '../src/modules/auth/signing-key.js';
-import { createLogger } from '../src/platform/logger.js';
-import { engine, startTestApp, type TestApp } from './support/app.js';
+import { buildAppOn, engine, startTestApp, type TestApp } from './support/app.js';
 import { createInstitution, type Institution } from './support/client.js';
 
 const ISSUER = 'customercore';
@@ -34,9 +33,7 @@ describe(`signing keys and their rotation (${engine})`, () => {
 
   /** An app on the test database that signs with `key` and also accepts `previous`. */
   async function appWith(key: SigningKey, previous: SigningKey[] = []): Promise<App> {
-    const app = await buildApp({
-      db: t.db,
-      logger: createLogger('silent'),
+    const { app } = await buildAppOn(t.db, {
       accessTokens: await createAccessTokens({
         key,
         previousKeys: await verificationKeysFromPem(previous.map(publicPem).join('\n')),
@@ -44,8 +41,6 @@ describe(`signing keys and their rotation (${engine})`, () => {
         audience: AUDIENCE,
         ttlSeconds: 900,
       }),
-      refreshTokenTtlSeconds: 3600,
-      trustProxy: false,
     });
     apps.push(app);
     return app;

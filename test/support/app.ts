@@ -134,7 +134,7 @@ function watchInjections(app: Awaited<ReturnType<typeof buildApp>>, sensitive: S
  */
 export async function buildAppOn(
   db: Database,
-  options: { corsOrigins?: string[]; rateLimits?: RateLimits } = {},
+  options: { corsOrigins?: string[]; rateLimits?: RateLimits; accessTokens?: AccessTokens } = {},
 ): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; accessTokens: AccessTokens; logs: string[] }> {
   const logs: string[] = [];
   const sink = new Writable({
@@ -143,12 +143,14 @@ export async function buildAppOn(
       callback();
     },
   });
-  const accessTokens = await createAccessTokens({
-    key: await signingKeyFromPem(generateSigningKeyPem()),
-    issuer: 'customercore',
-    audience: 'customercore-api',
-    ttlSeconds: 900,
-  });
+  const accessTokens =
+    options.accessTokens ??
+    (await createAccessTokens({
+      key: await signingKeyFromPem(generateSigningKeyPem()),
+      issuer: 'customercore',
+      audience: 'customercore-api',
+      ttlSeconds: 900,
+    }));
   const app = await buildApp({
     db,
     logger: createLogger('debug', sink),

@@ -2,10 +2,12 @@
 // Test files run in separate processes, so both are written as files under the results
 // directory; scripts/test.ts prints the figures and scans the logs once every file has run.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+/** Set by scripts/test.ts; a test file run on its own (node --test) writes to a directory of its own. */
 export const resultsDir =
-  process.env.CUSTOMERCORE_TEST_RESULTS ?? path.resolve(import.meta.dirname, '../../test-results');
+  process.env.CUSTOMERCORE_TEST_RESULTS ?? path.join(tmpdir(), `customercore-test-${process.pid}`);
 
 export interface Trial {
   /** The attack, e.g. 'concurrency', 'crash durability', 'fuzzing'. */
