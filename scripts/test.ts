@@ -52,7 +52,7 @@ function printTrials(): void {
     console.log(`  ${trial.suite}: ${trial.check} (${trial.tried} tried${faults}): ${verdict}`);
   }
   console.log(
-    `  total: ${total((t) => t.tried)} requests tried, ${total((t) => t.faults ?? 0)} faults injected, ` +
+    `  total: ${total((t) => t.tried)} requests and checks tried, ${total((t) => t.faults ?? 0)} faults injected, ` +
       `${total((t) => t.failures)} failures`,
   );
 }

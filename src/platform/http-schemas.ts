@@ -29,7 +29,14 @@ export const Page = Type.Object(
 );
 
 export const Take = Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size (1-100)' });
-export const Skip = Type.Integer({ minimum: 0, default: 0, description: 'How many to skip' });
+// Capped at 2^53 - 1: beyond it JSON numbers lose precision, and PostgreSQL's OFFSET (a bigint)
+// would fail on 1e19 or 1e308.
+export const Skip = Type.Integer({
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  default: 0,
+  description: 'How many to skip',
+});
 
 export const ErrorResponse = Type.Object(
   {

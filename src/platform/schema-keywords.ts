@@ -1,11 +1,14 @@
 // Our additions to the request validator (Ajv), so that one route schema validates, normalises and
 // documents every field at the edge:
 //   x-normalize: 'trim' | 'upper' | 'e164'   rewrites the string in place, before length and format
-//                                            checks ('upper' trims too; 'e164' also validates).
+//                                            checks ('upper' trims too and upper-cases ASCII letters
+//                                            only; 'e164' also validates).
 //   x-immutable: ['field', ...]              rejects a body that names any of these fields.
 //   format 'iso-country'                     an assigned ISO 3166-1 alpha-2 code.
 //   format 'uuid'                            the canonical 8-4-4-4-12 form only (ajv-formats also
 //                                            accepts a urn:uuid: prefix, which PostgreSQL refuses).
+//   format 'date-time'                       ajv-formats' RFC 3339 check, without year 0000, which
+//                                            PostgreSQL refuses (1 BC is followed by AD 1).
 import type { Ajv, ErrorObject } from 'ajv';
 import type { DataValidateFunction, DataValidationCxt } from 'ajv/dist/types/index.js';
 import countries from 'i18n-iso-countries';
@@ -39,6 +42,15 @@ function replace(ctx: DataValidationCxt | undefined, value: string): void {
 export function schemaKeywords(ajv: Ajv): void {
   ajv.addFormat('iso-country', { type: 'string', validate: isAssignedCountryCode });
   ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+  const rfc3339 = ajv.formats['date-time'];
+  if (typeof rfc3339 !== 'object' || rfc3339 instanceof RegExp || typeof rfc3339.validate !== 'function') {
+    throw new Error("Expected ajv-formats' date-time format to be registered");
+  }
+  const isRfc3339 = rfc3339.validate as (value: string) => boolean;
+  ajv.addFormat('date-time', {
+    type: 'string',
+    validate: (value: string) => isRfc3339(value) && !value.startsWith('0000'),
+  });
 
   ajv.addKeyword({
     keyword: 'x-normalize',
@@ -55,7 +67,11 @@ export function schemaKeywords(ajv: Ajv): void {
           return true;
         }
         if (kind === 'upper') {
-          replace(ctx, data.trim().toUpperCase());
+          // ASCII letters only: toUpperCase() would turn 'ß' into 'SS' and 'ſe' into 'SE', both codes.
+          replace(
+            ctx,
+            data.trim().replace(/[a-z]/g, (letter) => letter.toUpperCase()),
+          );
           return true;
         }
         const e164 = toE164(data);

@@ -56,18 +56,21 @@ function isDistinctive(value: string): boolean {
   return trimmed.length >= 6 && !/^[A-Za-z]+$/.test(trimmed);
 }
 
-/** Collects the sensitive values of a parsed JSON request or response body into `into`. */
-export function collectSensitive(value: unknown, into: Set<string>, field?: string): void {
-  if (typeof value === 'string') {
-    if (field !== undefined && SENSITIVE_FIELDS.has(field) && isDistinctive(value)) into.add(value.trim());
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const item of value) collectSensitive(item, into, field);
-    return;
-  }
-  if (typeof value === 'object' && value !== null) {
-    for (const [key, item] of Object.entries(value)) collectSensitive(item, into, key);
+/**
+ * Collects the sensitive values of a parsed JSON request or response body into `into`, with a
+ * work list rather than recursion: the fuzzing tests send bodies nested thousands deep.
+ */
+export function collectSensitive(body: unknown, into: Set<string>): void {
+  const pending: { value: unknown; field: string | undefined }[] = [{ value: body, field: undefined }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, field } = next;
+    if (typeof value === 'string') {
+      if (field !== undefined && SENSITIVE_FIELDS.has(field) && isDistinctive(value)) into.add(value.trim());
+    } else if (Array.isArray(value)) {
+      for (const item of value) pending.push({ value: item, field });
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, item] of Object.entries(value)) pending.push({ value: item, field: key });
+    }
   }
 }
 
