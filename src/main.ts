@@ -2,6 +2,7 @@
 // graceful close on SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0 within the
 // grace period (1 if it had to be cut short).
 import { existsSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -13,6 +14,9 @@ import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from '.
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
 import { createLogger } from './platform/logger.js';
 import { createRateLimits, defaultRateLimitOptions, rateLimitRedis } from './platform/rate-limits.js';
+
+/** How long idle keep-alive connections stay open once shutting down has begun (see stop()). */
+const IDLE_CONNECTION_LINGER_MS = 1000;
 
 function readConfig(): Config {
   // A .env file in the working directory is read if present; real environment variables win.
@@ -91,11 +95,35 @@ async function main(): Promise<void> {
     rateLimits,
   });
 
+  // Keep-alive connections at shutdown. Node's server.close() destroys the connections that are
+  // idle at that moment, and leaves the others open after their answers until the client or the
+  // keep-alive timeout closes them. Both hurt: a client whose next request was already on its way
+  // on an idle connection got a reset and could not tell whether its create happened, and a
+  // connection whose request was in flight held the process past the grace period (exit 1).
+  // Instead, every answer written once shutting down has begun closes its connection, and idle
+  // connections stay open a moment, so a request on them gets the 503 answer (nothing changed,
+  // retry elsewhere), before the rest are closed.
   let stopping = false;
+  const unanswered = new Set<ServerResponse>();
+  app.server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
+    if (stopping) {
+      response.setHeader('connection', 'close');
+      return;
+    }
+    unanswered.add(response);
+    response.on('close', () => unanswered.delete(response));
+  });
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    for (const response of unanswered) {
+      if (!response.headersSent) response.setHeader('connection', 'close');
+    }
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    // server.close() (in app.close() below) calls closeIdleConnections(): put it off until then.
+    const closeIdleConnections = app.server.closeIdleConnections.bind(app.server);
+    app.server.closeIdleConnections = () => undefined;
+    setTimeout(closeIdleConnections, Math.min(IDLE_CONNECTION_LINGER_MS, config.shutdownGraceMs / 2)).unref();
     const timer = setTimeout(() => {
       logger.error('grace period over with requests still running; exiting');
       process.exit(1);

@@ -2,83 +2,13 @@
 // the embedded database's data-directory lock, the operator bootstrap, a signing key that
 // survives restarts, and a graceful exit on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKeyPem } from '../src/modules/auth/signing-key.js';
 import { engine, openTestDatabase, type TestDatabase } from './support/app.js';
-
-const root = path.resolve(import.meta.dirname, '..');
-
-interface Service {
-  child: ChildProcess;
-  output: () => string;
-  baseUrl: string;
-  exited: Promise<number | null>;
-}
-
-function run(
-  env: Record<string, string>,
-  cwd: string = tmpdir(),
-): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  // Run outside the repository, so that a developer's own .env cannot leak into the test.
-  const child = spawn(
-    process.execPath,
-    ['--import', import.meta.resolve('tsx'), path.join(root, 'src/main.ts')],
-    {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let text = '';
-  const collect = (chunk: Buffer) => {
-    text += chunk.toString();
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', resolve);
-  });
-  return { child, output: () => text, exited };
-}
-
-/** Starts the service and waits until it listens. */
-async function start(env: Record<string, string>): Promise<Service> {
-  const service = run(env);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(service.output());
-    if (match?.[1] !== undefined) return { ...service, baseUrl: match[1] };
-    const code = await Promise.race([
-      service.exited,
-      new Promise((resolve) => setTimeout(resolve, 100, 'running')),
-    ]);
-    if (code !== 'running')
-      throw new Error(`service exited (${String(code)}) before listening:\n${service.output()}`);
-    if (Date.now() > deadline) throw new Error(`service did not listen:\n${service.output()}`);
-  }
-}
-
-async function stop(service: Service): Promise<number | null> {
-  service.child.kill('SIGTERM');
-  return service.exited;
-}
-
-async function call(service: Service, url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(service.baseUrl + url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
+import { call, runService, startService, stopService } from './support/service.js';
 
 function readCredentials(dataDir: string): { email: string; password: string } {
   const text = readFileSync(path.join(dataDir, 'operator-credentials.txt'), 'utf8');
@@ -98,7 +28,7 @@ describe('the service process with the embedded database', () => {
   });
 
   it('when started on a bare data directory, then it creates an operator whose password is only in an owner-only file', async () => {
-    const service = await start({ DATA_DIR: dataDir });
+    const service = await startService({ DATA_DIR: dataDir });
     try {
       const file = path.join(dataDir, 'operator-credentials.txt');
       assert.equal(statSync(file).mode & 0o777, 0o600);
@@ -110,12 +40,12 @@ describe('the service process with the embedded database', () => {
       assert.equal(login.status, 200);
       assert.equal(statSync(path.join(dataDir, 'jwt-signing-key.pem')).mode & 0o777, 0o600);
     } finally {
-      assert.equal(await stop(service), 0);
+      assert.equal(await stopService(service), 0);
     }
   });
 
   it('when a second process starts on the same data directory, then it exits non-zero with a clear message and the first keeps serving and keeps its data', async () => {
-    const first = await start({ DATA_DIR: dataDir });
+    const first = await startService({ DATA_DIR: dataDir });
     try {
       const { email, password } = readCredentials(dataDir);
       const operator = await call(first, '/v2/auth/login', { token: email, password });
@@ -127,7 +57,7 @@ describe('the service process with the embedded database', () => {
       );
       assert.equal(created.status, 201);
 
-      const second = run({ DATA_DIR: dataDir });
+      const second = runService({ DATA_DIR: dataDir });
       const code = await second.exited;
       assert.notEqual(code, 0);
       assert.match(
@@ -144,12 +74,12 @@ describe('the service process with the embedded database', () => {
       );
       assert.equal(login.status, 200);
     } finally {
-      assert.equal(await stop(first), 0);
+      assert.equal(await stopService(first), 0);
     }
   });
 
   it('when restarted, then data and access tokens issued before the restart are still valid', async () => {
-    const first = await start({ DATA_DIR: dataDir });
+    const first = await startService({ DATA_DIR: dataDir });
     const { email, password } = readCredentials(dataDir);
     const operator = await call(first, '/v2/auth/login', { token: email, password });
     const created = await call(
@@ -179,16 +109,16 @@ describe('the service process with the embedded database', () => {
       auth,
     );
     assert.equal(customer.status, 201);
-    assert.equal(await stop(first), 0);
+    assert.equal(await stopService(first), 0);
 
-    const second = await start({ DATA_DIR: dataDir });
+    const second = await startService({ DATA_DIR: dataDir });
     try {
       const details = await call(second, '/v2/customer/details', { id: customer.body.data.id }, auth);
       assert.equal(details.status, 200);
       assert.deepEqual(details.body.data, customer.body.data);
       assert.equal(readCredentials(dataDir).password, password, 'the bootstrap runs only once');
     } finally {
-      assert.equal(await stop(second), 0);
+      assert.equal(await stopService(second), 0);
     }
   });
 });
@@ -219,7 +149,7 @@ describe('configuration errors stop the process with a message naming the variab
     it(`when ${JSON.stringify(env)}, then it exits naming ${variable}`, async () => {
       const dataDir = mkdtempSync(path.join(tmpdir(), 'customercore-config-'));
       try {
-        const service = run({ DATA_DIR: dataDir, ...env });
+        const service = runService({ DATA_DIR: dataDir, ...env });
         assert.equal(await service.exited, 78);
         assert.match(service.output(), new RegExp(`Invalid configuration: ${variable}\\b`));
         assert.doesNotMatch(service.output(), /Server listening/);
@@ -236,7 +166,7 @@ describe('a .env file in the working directory', () => {
     try {
       // LOG_LEVEL is also set in the environment (to info), so only SHUTDOWN_GRACE_MS can be refused.
       writeFileSync(path.join(dir, '.env'), 'LOG_LEVEL=loud\nSHUTDOWN_GRACE_MS=-1\n');
-      const service = run({ DATA_DIR: path.join(dir, 'data') }, dir);
+      const service = runService({ DATA_DIR: path.join(dir, 'data') }, dir);
       assert.equal(await service.exited, 78);
       assert.match(service.output(), /Invalid configuration: SHUTDOWN_GRACE_MS\b/);
       assert.doesNotMatch(service.output(), /LOG_LEVEL/);
@@ -265,7 +195,7 @@ describe(`the service process on PostgreSQL (${engine})`, { skip: engine !== 'po
       OPERATOR_EMAIL: 'ops@bank.test',
       OPERATOR_PASSWORD: 'a-long-operator-password',
     };
-    const service = await start(env);
+    const service = await startService(env);
     try {
       const login = await call(service, '/v2/auth/login', {
         token: 'ops@bank.test',
@@ -278,10 +208,10 @@ describe(`the service process on PostgreSQL (${engine})`, { skip: engine !== 'po
       const operators = await database.db.query("SELECT email FROM users WHERE role = 'Operator'");
       assert.deepEqual(operators, [{ email: 'ops@bank.test' }]);
     } finally {
-      assert.equal(await stop(service), 0);
+      assert.equal(await stopService(service), 0);
     }
     // A second instance on the same database starts fine (no data-directory lock with a server).
-    const again = await start(env);
-    assert.equal(await stop(again), 0);
+    const again = await startService(env);
+    assert.equal(await stopService(again), 0);
   });
 });
