@@ -3,7 +3,7 @@
 // either the database or an open transaction and own the transaction itself.
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { rethrowClassified } from './database-errors.js';
+import { DatabaseUnavailableError, rethrowClassified } from './database-errors.js';
 
 export type Row = Record<string, unknown>;
 
@@ -96,6 +96,10 @@ export function openPostgres(options: PostgresOptions): Database {
     // case the server itself stopped answering.
     statement_timeout: options.statementTimeoutMs,
     query_timeout: options.statementTimeoutMs + 1000,
+    // A transaction whose client vanished (a crash, or a network that dropped the connection
+    // without a reset) would otherwise keep its row locks until the server's TCP keepalive
+    // notices, hours later; the service never pauses that long inside a transaction.
+    idle_in_transaction_session_timeout: options.statementTimeoutMs,
     keepAlive: true,
     idleTimeoutMillis: 30_000,
     ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
@@ -113,6 +117,12 @@ export function openPostgres(options: PostgresOptions): Database {
     async transaction(work) {
       const client = await pool.connect().catch(rethrowClassified);
       let broken: Error | undefined;
+      // A checked-out client whose connection dies emits 'error', which would crash the process
+      // without a listener; the failure also reaches the pending query, or the next one.
+      const onConnectionError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onConnectionError);
       const run = async (sql: string, params?: unknown[]) =>
         client.query(sql, params).catch(rethrowClassified);
       try {
@@ -127,14 +137,21 @@ export function openPostgres(options: PostgresOptions): Database {
         await run('COMMIT');
         return result;
       } catch (error) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackError) {
-          // The connection is unusable; destroy it rather than return it to the pool.
-          broken = rollbackError as Error;
+        if (error instanceof DatabaseUnavailableError) {
+          // The connection may be dead or silent: a ROLLBACK would wait out the query timeout a
+          // second time. Closing the connection makes the server roll back instead.
+          broken = error;
+        } else if (broken === undefined) {
+          try {
+            await client.query('ROLLBACK');
+          } catch (rollbackError) {
+            // The connection is unusable; destroy it rather than return it to the pool.
+            broken = rollbackError as Error;
+          }
         }
         throw error;
       } finally {
+        client.removeListener('error', onConnectionError);
         client.release(broken);
       }
     },
