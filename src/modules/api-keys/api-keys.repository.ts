@@ -1,5 +1,5 @@
 // API keys, always scoped by their institution.
-import { one, type Queryable } from '../../db/database.js';
+import { one, prepared, type Queryable } from '../../db/database.js';
 import type { Scope } from '../../platform/principal.js';
 
 export interface ApiKeyRow {
@@ -71,16 +71,19 @@ export async function revokeApiKey(
   return rows[0];
 }
 
+// Runs on every request made with an API key.
+const activeApiKeyByHash = prepared(
+  'api_key_by_hash',
+  `SELECT ${columns} FROM api_keys
+    WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+);
+
 /**
  * The key with this hash if it is neither revoked nor expired, by the database's clock, which every
  * instance shares. Not institution-scoped: this is how the institution is learned.
  */
 export async function findActiveApiKeyByHash(db: Queryable, keyHash: string): Promise<ApiKeyRow | undefined> {
-  const rows = await db.query<ApiKeyRow & Record<string, unknown>>(
-    `SELECT ${columns} FROM api_keys
-      WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
-    [keyHash],
-  );
+  const rows = await db.query<ApiKeyRow & Record<string, unknown>>(activeApiKeyByHash, [keyHash]);
   return rows[0];
 }
 

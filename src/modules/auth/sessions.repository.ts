@@ -1,5 +1,5 @@
 // Login sessions and their refresh tokens (stored as SHA-256 hashes of the secrets).
-import { one, type Queryable } from '../../db/database.js';
+import { one, prepared, type Queryable } from '../../db/database.js';
 
 export async function insertSession(db: Queryable, userId: string): Promise<string> {
   return one(
@@ -63,19 +63,22 @@ export interface ActiveSession {
   institutionTitle: string | null;
 }
 
+// Runs on every request made with an access token.
+const activeSession = prepared(
+  'active_session',
+  `SELECT u.id AS "userId", u.email, u.role, u.institution_id AS "institutionId", i.title AS "institutionTitle"
+     FROM auth_sessions s
+     JOIN users u ON u.id = s.user_id
+     LEFT JOIN institutions i ON i.id = u.institution_id
+    WHERE s.id = $1 AND s.revoked_at IS NULL AND u.deactivated_at IS NULL`,
+);
+
 /** The session's user, when the session is not revoked and the user not deactivated. */
 export async function findActiveSession(
   db: Queryable,
   sessionId: string,
 ): Promise<ActiveSession | undefined> {
-  const rows = await db.query<ActiveSession & Record<string, unknown>>(
-    `SELECT u.id AS "userId", u.email, u.role, u.institution_id AS "institutionId", i.title AS "institutionTitle"
-       FROM auth_sessions s
-       JOIN users u ON u.id = s.user_id
-       LEFT JOIN institutions i ON i.id = u.institution_id
-      WHERE s.id = $1 AND s.revoked_at IS NULL AND u.deactivated_at IS NULL`,
-    [sessionId],
-  );
+  const rows = await db.query<ActiveSession & Record<string, unknown>>(activeSession, [sessionId]);
   return rows[0];
 }
 

@@ -3,13 +3,13 @@
 import type { Database, Queryable } from '../../db/database.js';
 import { AppError, customerNotFound } from '../../platform/errors.js';
 import type { Actor } from '../../platform/principal.js';
-import { changeWalletStatus, insertWallet } from '../wallets/wallets.repository.js';
+import { changeWalletStatus } from '../wallets/wallets.repository.js';
 import { nextWalletState } from '../wallets/wallet-status.js';
 import {
   customerFields,
   findCustomer,
   findCustomers,
-  insertCustomer,
+  insertCustomerWithWallet,
   updateCustomer as updateCustomerRow,
   type CustomerFields,
   type CustomerRow,
@@ -63,12 +63,8 @@ export async function createCustomer(
   institutionId: string,
   input: CreateCustomerBody,
 ): Promise<Customer> {
-  const tenant: Tenant = { kind: 'institution', institutionId };
-  return db.transaction(async (tx) => {
-    const { id } = await insertCustomer(tx, institutionId, input);
-    await insertWallet(tx, institutionId, id);
-    return toCustomer(await mustFind(tx, tenant, { id }));
-  });
+  // One statement, so customer and wallet exist together or not at all.
+  return toCustomer(await insertCustomerWithWallet(db, institutionId, input));
 }
 
 /** The fields of `input` whose values differ from the customer's. */
@@ -97,7 +93,7 @@ export async function updateCustomer(
     const changes = changedFields(current, fields);
     if (Object.keys(changes).length === 0 && to === undefined) return toCustomer(current);
 
-    await updateCustomerRow(tx, caller.institutionId, id, changes);
+    const updatedAt = await updateCustomerRow(tx, caller.institutionId, id, changes);
     if (to !== undefined) {
       await changeWalletStatus(tx, {
         walletId: current.walletId,
@@ -108,7 +104,15 @@ export async function updateCustomer(
         reason: walletStatusReason,
       });
     }
-    return toCustomer(await mustFind(tx, tenant, { id }));
+    // The rows stay locked until commit, so the customer now is what was read plus what was
+    // written; no need to read it back.
+    return toCustomer({
+      ...current,
+      ...changes,
+      walletStatus: to?.status ?? current.walletStatus,
+      walletStatusSetBy: to?.setBy ?? current.walletStatusSetBy,
+      updatedAt,
+    });
   });
 }
 

@@ -1,14 +1,8 @@
-// Wallets and the record of their status changes.
+// Wallets and the record of their status changes (a wallet is inserted with its customer, in
+// customers.repository).
 import type { Queryable } from '../../db/database.js';
 import type { Actor } from '../../platform/principal.js';
 import type { WalletStatus, WalletStatusSetBy } from '../customers/customers.schemas.js';
-
-export async function insertWallet(db: Queryable, institutionId: string, customerId: string): Promise<void> {
-  await db.query('INSERT INTO wallets (institution_id, customer_id) VALUES ($1, $2)', [
-    institutionId,
-    customerId,
-  ]);
-}
 
 export interface WalletStatusChange {
   walletId: string;
