@@ -8,6 +8,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
 import { openPglite, openPostgres, type Database } from './db/database.js';
+import { scheduleMaintenance } from './db/maintenance.js';
 import { migrate } from './db/migrate.js';
 import { createAccessTokens } from './modules/auth/access-tokens.js';
 import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
@@ -58,6 +59,13 @@ async function main(): Promise<void> {
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
   await bootstrapOperator(db, config, logger);
+  // A PostgreSQL server's autovacuum keeps its statistics current; the embedded one has none.
+  const maintenance =
+    db.engine === 'pglite'
+      ? scheduleMaintenance(db, (error) => {
+          logger.warn({ err: error }, 'embedded database maintenance failed');
+        })
+      : undefined;
 
   const signingKey =
     config.jwtPrivateKeyPem === undefined
@@ -131,6 +139,7 @@ async function main(): Promise<void> {
     timer.unref();
     app
       .close()
+      .then(() => maintenance?.stop())
       .then(() => db.close())
       .then(async () => {
         // quit() waits for pending commands but fails on a connection that is down.
