@@ -45,6 +45,7 @@ export function rawPostgres(connectionString: string, poolSize: number): Databas
         client.release();
       }
     },
+    listen: () => Promise.reject(new Error('The baseline does not listen')),
     close: () => pool.end(),
   };
 }
@@ -65,6 +66,7 @@ export async function rawPglite(dataDir: string): Promise<Database> {
       return (await db.query<R>(sql, params as unknown[])).rows;
     },
     transaction: (work) => db.transaction((tx) => work(transactionOf(tx))),
+    listen: () => Promise.reject(new Error('The baseline does not listen')),
     close: () => db.close(),
   };
 }

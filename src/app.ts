@@ -1,8 +1,13 @@
 // buildApp wires the modules explicitly from the dependencies it is given; it never listens.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Database } from './db/database.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
+import {
+  CREDENTIALS_CHANNEL,
+  createCredentialCache,
+  type CredentialCache,
+} from './modules/auth/credential-cache.js';
 import { createAccessTokenVerifier } from './modules/auth/auth.service.js';
 import type { AccessTokens } from './modules/auth/access-tokens.js';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes.js';
@@ -101,10 +106,13 @@ export async function buildApp(appDeps: AppDeps) {
 
   await registerSecurityHeaders(app, { corsOrigins: deps.corsOrigins ?? [] });
   await registerOpenApi(app);
+  const credentialCache = createCredentialCache();
+  await listenForCredentialChanges(app, deps.db, credentialCache);
   registerAuthentication(app, {
-    verifyAccessToken: createAccessTokenVerifier(deps),
-    verifyApiKey: createApiKeyAuthenticator(deps.db),
+    verifyAccessToken: createAccessTokenVerifier({ ...deps, credentialCache }),
+    verifyApiKey: createApiKeyAuthenticator(deps.db, credentialCache),
     rateLimits: deps.rateLimits,
+    credentialCache,
   });
 
   // Every route of the service, in one list.
@@ -118,4 +126,34 @@ export async function buildApp(appDeps: AppDeps) {
 
   await app.ready();
   return app;
+}
+
+/** Makes `cache` forget whenever the database announces a credential change, for the app's life. */
+async function listenForCredentialChanges(
+  app: FastifyInstance,
+  db: Database,
+  cache: CredentialCache,
+): Promise<void> {
+  let lost = false;
+  const subscription = await db.listen(CREDENTIALS_CHANNEL, {
+    onNotify: () => {
+      cache.forget();
+    },
+    onListening: (listening, error) => {
+      cache.setListening(listening);
+      if (error !== undefined) {
+        lost = true;
+        app.log.warn(
+          { err: error },
+          'not hearing credential changes: every request is authenticated against the database until the listening connection is back',
+        );
+      } else if (listening && lost) {
+        lost = false;
+        app.log.info('hearing credential changes again');
+      }
+    },
+  });
+  app.addHook('onClose', async () => {
+    await subscription.close();
+  });
 }

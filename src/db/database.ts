@@ -57,10 +57,26 @@ export interface Transaction extends Queryable {
   exec(sql: string): Promise<void>;
 }
 
+export interface NotificationHandlers {
+  /** A NOTIFY on the channel was committed. */
+  onNotify(payload: string): void;
+  /**
+   * Whether notifications are being received. While false, and until the next true, some may be
+   * missed: the listener must not rely on having heard of every change.
+   */
+  onListening(listening: boolean, error?: Error): void;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
 export interface Database extends Queryable {
   readonly engine: 'pglite' | 'postgres';
   /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** LISTENs on `channel` (a lower-case SQL identifier) until the subscription is closed. */
+  listen(channel: string, handlers: NotificationHandlers): Promise<Subscription>;
   close(): Promise<void>;
 }
 
@@ -88,6 +104,20 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
         .catch((error: unknown) => (error instanceof WorkFailed ? error : rethrowClassified(error)));
       if (outcome instanceof WorkFailed) throw outcome.error;
       return outcome.value;
+    },
+    async listen(channel, handlers) {
+      // One in-process connection: a notification is handled as the statement that committed it
+      // returns, before its caller goes on, and none can be missed.
+      const unlisten = await db.listen(channel, (payload) => {
+        handlers.onNotify(payload);
+      });
+      handlers.onListening(true);
+      return {
+        close: async () => {
+          handlers.onListening(false);
+          if (!db.closed) await unlisten();
+        },
+      };
     },
     close: () => db.close(),
   };
@@ -141,6 +171,14 @@ export function openPostgres(options: PostgresOptions): Database {
   // An idle client whose server went away emits 'error' on the pool; without a listener that
   // would crash the process. The next checkout simply gets a fresh connection.
   pool.on('error', (error) => options.onPoolError?.(error));
+  const listenerConfig: pg.ClientConfig = {
+    connectionString: options.connectionString,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    query_timeout: options.connectTimeoutMs,
+    keepAlive: true,
+    // So that an operator can tell it apart in pg_stat_activity, and whose it is.
+    application_name: `customercore-listener-${process.pid}`,
+  };
 
   return {
     engine: 'postgres',
@@ -189,6 +227,94 @@ export function openPostgres(options: PostgresOptions): Database {
         client.release(broken);
       }
     },
+    listen: (channel, handlers) => listenPostgres(listenerConfig, channel, handlers),
     close: () => pool.end(),
+  };
+}
+
+/** How often a listening connection proves it is alive, and the bounds of its reconnect backoff. */
+const LISTENER_HEARTBEAT_MS = 5000;
+const LISTENER_RETRY_MIN_MS = 250;
+const LISTENER_RETRY_MAX_MS = 10_000;
+
+/**
+ * LISTEN on a connection of its own, outside the pool (a pooled connection is shared and
+ * recycled). A connection that fails, ends, or stops answering the heartbeat is reported as not
+ * listening and replaced, with backoff, for as long as the subscription is open; a network that
+ * silently drops packets is therefore noticed within a heartbeat and its timeout.
+ */
+async function listenPostgres(
+  config: pg.ClientConfig,
+  channel: string,
+  handlers: NotificationHandlers,
+): Promise<Subscription> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`Not a channel name: ${channel}`);
+  let current: pg.Client | undefined;
+  let closed = false;
+  let retryMs = LISTENER_RETRY_MIN_MS;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const lose = (client: pg.Client, error: Error) => {
+    if (client !== current) return;
+    current = undefined;
+    handlers.onListening(false, error);
+    client.end().catch(() => undefined);
+    if (!closed) scheduleRetry();
+  };
+  const scheduleRetry = () => {
+    retryTimer = setTimeout(() => void connect(), retryMs);
+    retryTimer.unref();
+    retryMs = Math.min(retryMs * 2, LISTENER_RETRY_MAX_MS);
+  };
+  const connect = async () => {
+    const client = new pg.Client(config);
+    // Until LISTEN succeeds, failures are the catch below's; afterwards, lose()'s.
+    client.on('error', (error) => {
+      lose(client, error);
+    });
+    client.on('end', () => {
+      lose(client, new Error('The listening connection ended'));
+    });
+    client.on('notification', (message) => {
+      if (client === current && message.channel === channel) handlers.onNotify(message.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch {
+      client.end().catch(() => undefined);
+      if (!closed) scheduleRetry();
+      return;
+    }
+    if (closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    current = client;
+    retryMs = LISTENER_RETRY_MIN_MS;
+    handlers.onListening(true);
+  };
+
+  const heartbeat = setInterval(() => {
+    const client = current;
+    client?.query('SELECT 1').catch((error: unknown) => {
+      lose(client, error instanceof Error ? error : new Error(String(error)));
+    });
+  }, LISTENER_HEARTBEAT_MS);
+  heartbeat.unref();
+
+  await connect();
+  return {
+    close: async () => {
+      closed = true;
+      clearInterval(heartbeat);
+      clearTimeout(retryTimer);
+      const client = current;
+      current = undefined;
+      if (client !== undefined) {
+        handlers.onListening(false);
+        await client.end().catch(() => undefined);
+      }
+    },
   };
 }

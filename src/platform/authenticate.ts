@@ -2,6 +2,7 @@
 // without valid credentials gets 401 whatever its body. Each route declares the one permission it
 // needs in `config.permission`; a route that declares none is refused, so none can be forgotten.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CredentialCache } from '../modules/auth/credential-cache.js';
 import { forbidden, unauthorized } from './errors.js';
 import { isAllowed, type InstitutionPrincipal, type Permission, type Principal } from './principal.js';
 import type { RateLimits } from './rate-limits.js';
@@ -9,6 +10,12 @@ import type { RateLimits } from './rate-limits.js';
 declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: Permission;
+    /**
+     * The route can revoke credentials (or change what they allow): when it answers, this instance
+     * forgets the credentials it remembers at once, before the client can send another request,
+     * instead of waiting for the database's notification (which tells the other instances).
+     */
+    revokesCredentials?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | undefined;
@@ -22,6 +29,8 @@ export interface Authenticators {
   verifyApiKey(secret: string, clientIp: string): Promise<Principal | undefined>;
   /** Failed API-key attempts per client address, and each key's request budget. */
   rateLimits: Pick<RateLimits, 'checkApiKeyFailures' | 'recordApiKeyFailure' | 'consumeApiKeyRequest'>;
+  /** What the verifiers remember; routes that revoke credentials make it forget. */
+  credentialCache: Pick<CredentialCache, 'forget'>;
 }
 
 async function authenticate(request: FastifyRequest, authenticators: Authenticators): Promise<Principal> {
@@ -65,6 +74,12 @@ export function registerAuthentication(app: FastifyInstance, authenticators: Aut
       if (!isAllowed(principal, permission)) throw forbidden();
       request.principal = principal;
     }
+  });
+  // onSend runs after the route's transaction committed and before the answer leaves. Whatever
+  // the status: a refused refresh token may still have revoked its session.
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    if (request.routeOptions.config.revokesCredentials === true) authenticators.credentialCache.forget();
+    done(null, payload);
   });
 }
 

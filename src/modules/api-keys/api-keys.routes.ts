@@ -59,7 +59,7 @@ export function apiKeysRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/api-key/revoke',
     {
-      config: { permission: 'api-keys:manage' },
+      config: { permission: 'api-keys:manage', revokesCredentials: true },
       schema: {
         tags: ['API keys'],
         summary: 'Revoke an API key; it stops working at once',

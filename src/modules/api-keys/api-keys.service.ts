@@ -3,6 +3,7 @@
 import type { Database } from '../../db/database.js';
 import { AppError, validationError } from '../../platform/errors.js';
 import type { Principal } from '../../platform/principal.js';
+import type { CredentialCache } from '../auth/credential-cache.js';
 import { generateSecret, hashSecret } from '../auth/secrets.js';
 import { isAddressAllowed, normaliseAllowedIps } from './allowed-ips.js';
 import type { ApiKey, ApiKeyWithSecret, CreateApiKeyBody } from './api-keys.schemas.js';
@@ -94,17 +95,25 @@ export async function revokeApiKeyById(db: Database, institutionId: string, id: 
 }
 
 /**
- * Authenticates API keys. Every request looks the key up, so a revoked or expired key stops working
- * at once on every instance; a key with an allowed list works only from an address on it.
+ * Authenticates API keys. A key is looked up by its hash, in the credential cache or else the
+ * database; a revoked key is forgotten by every instance as the revocation commits, and an expired
+ * one is not served past its expiry (by this instance's clock), so either stops working at once
+ * everywhere. A key with an allowed list works only from an address on it.
  * lastUsedAt is written at most once a minute per key (per process), and only for accepted uses.
  */
 export function createApiKeyAuthenticator(
   db: Database,
+  credentialCache: CredentialCache,
 ): (secret: string, clientIp: string) => Promise<Principal | undefined> {
   const lastTouched = new Map<string, number>();
   return async (secret, clientIp) => {
     if (!secret.startsWith(KEY_PREFIX) || secret.length > 200) return undefined;
-    const row = await findActiveApiKeyByHash(db, hashSecret(secret));
+    const keyHash = hashSecret(secret);
+    const row = await credentialCache.lookup(
+      `api-key:${keyHash}`,
+      () => findActiveApiKeyByHash(db, keyHash),
+      (key) => key.expires_at?.getTime(),
+    );
     if (row === undefined) return undefined;
     if (row.allowed_ips !== null && !isAddressAllowed(clientIp, row.allowed_ips)) return undefined;
     const now = Date.now();

@@ -49,7 +49,7 @@ export function authRoutes(app: App, deps: AuthDeps): void {
   app.post(
     '/v2/auth/refresh',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', revokesCredentials: true },
       schema: {
         tags: ['Auth'],
         summary: 'Exchange a refresh token for a new token pair',
@@ -66,7 +66,7 @@ export function authRoutes(app: App, deps: AuthDeps): void {
   app.post(
     '/v2/auth/logout',
     {
-      config: { permission: 'session' },
+      config: { permission: 'session', revokesCredentials: true },
       schema: {
         tags: ['Auth'],
         summary: "End the caller's session",

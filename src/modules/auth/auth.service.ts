@@ -7,6 +7,7 @@ import type { Principal } from '../../platform/principal.js';
 import type { RateLimits } from '../../platform/rate-limits.js';
 import { findInstitutionUserByEmail, findOperatorByEmail, type UserRow } from '../users/users.repository.js';
 import type { AccessTokens, AccessTokenSubject } from './access-tokens.js';
+import type { CredentialCache } from './credential-cache.js';
 import { verifyPassword } from './passwords.js';
 import { generateSecret, hashSecret } from './secrets.js';
 import {
@@ -150,13 +151,19 @@ export async function logout(deps: AuthDeps, sessionId: string): Promise<void> {
 
 /**
  * Verifies an access token: signature and claims, then that its session is open and its user
- * active. Role and institution come from the database, so a change applies at once.
+ * active. Role and institution come from the database (or what the cache remembers of it, which
+ * a change makes it forget), so a change applies at once.
  */
-export function createAccessTokenVerifier(deps: Pick<AuthDeps, 'db' | 'accessTokens'>) {
+export function createAccessTokenVerifier(
+  deps: Pick<AuthDeps, 'db' | 'accessTokens'> & { credentialCache: CredentialCache },
+) {
   return async (token: string): Promise<Principal | undefined> => {
     const claimed = await deps.accessTokens.verify(token);
     if (claimed === undefined || claimed.kind === 'api_key') return undefined;
-    const user = await findActiveSession(deps.db, claimed.sessionId);
+    const { sessionId } = claimed;
+    const user = await deps.credentialCache.lookup(`session:${sessionId}`, () =>
+      findActiveSession(deps.db, sessionId),
+    );
     if (user === undefined || user.userId !== claimed.userId) return undefined;
     if (user.role === 'Operator') {
       return { kind: 'operator', userId: user.userId, email: user.email, sessionId: claimed.sessionId };

@@ -57,7 +57,7 @@ export function usersRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/user/deactivate',
     {
-      config: { permission: 'users:manage' },
+      config: { permission: 'users:manage', revokesCredentials: true },
       schema: {
         tags: ['Users'],
         summary: 'Deactivate a user: their sessions end at once and they can no longer log in',
@@ -82,7 +82,7 @@ export function usersRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/user/change-password',
     {
-      config: { permission: 'session' },
+      config: { permission: 'session', revokesCredentials: true },
       schema: {
         tags: ['Users'],
         summary: "Change the caller's own password",
