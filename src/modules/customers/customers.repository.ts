@@ -200,8 +200,15 @@ export async function findCustomers(
   if (filters.createdTo !== undefined) add((p) => `c.created_at <= ${p}::timestamptz`, filters.createdTo);
 
   const condition = where.join(' AND ');
+  // Every customer has exactly one wallet (inserted with it, in the same statement), so unless a
+  // wallet filter is given the count need not visit the wallets: half the work of a count with
+  // many matches.
+  const matched =
+    filters.walletId !== undefined || filters.walletStatus !== undefined
+      ? 'customers c JOIN wallets w ON w.customer_id = c.id'
+      : 'customers c';
   const [counted] = await db.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM customers c JOIN wallets w ON w.customer_id = c.id WHERE ${condition}`,
+    `SELECT count(*)::int AS total FROM ${matched} WHERE ${condition}`,
     params,
   );
   const total = counted?.total ?? 0;
@@ -217,7 +224,7 @@ export async function findCustomers(
   const rows = await db.query<CustomerRow & Record<string, unknown>>(
     (filters.fullName !== undefined || filters.comment !== undefined) && fewMatches
       ? `WITH matches AS MATERIALIZED (
-           SELECT c.id, c.created_at FROM customers c JOIN wallets w ON w.customer_id = c.id WHERE ${condition}
+           SELECT c.id, c.created_at FROM ${matched} WHERE ${condition}
          )
          ${selectCustomer}
           WHERE c.id IN (SELECT id FROM matches ORDER BY created_at DESC, id DESC ${limit})
