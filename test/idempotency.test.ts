@@ -631,6 +631,39 @@ describe(`idempotency keys (${engine})`, () => {
     });
   });
 
+  describe('browsers', () => {
+    it('when CORS is open to an origin, then it may send Idempotency-Key and read idempotent-replayed', async () => {
+      const origin = 'https://partner.example';
+      const institution = await createInstitution(t);
+      const withCors = await buildAppOn(t.db, { corsOrigins: [origin], accessTokens: t.accessTokens });
+      try {
+        const preflight = await withCors.app.inject({
+          method: 'OPTIONS',
+          url: '/v2/customer/create',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization, content-type, idempotency-key',
+          },
+        });
+        const key = randomUUID();
+        const body = customerInput();
+        await postOn(withCors.app, '/v2/customer/create', body, institution.owner, { origin, ...keyed(key) });
+        const replay = await postOn(withCors.app, '/v2/customer/create', body, institution.owner, {
+          origin,
+          ...keyed(key),
+        });
+
+        assert.equal(preflight.statusCode, 204);
+        assert.match(String(preflight.headers['access-control-allow-headers']), /idempotency-key/);
+        assert.equal(replay.headers['idempotent-replayed'], 'true');
+        assert.match(String(replay.headers['access-control-expose-headers']), /idempotent-replayed/);
+      } finally {
+        await withCors.app.close();
+      }
+    });
+  });
+
   describe(
     'separate processes',
     { skip: engine === 'pglite' ? 'the embedded database is single-process' : false },
@@ -651,7 +684,7 @@ describe(`idempotency keys (${engine})`, () => {
           const headers = { ...partner.headers, ...keyed(randomUUID()) };
 
           const answers = await Promise.all(
-            Array.from({ length: 20 }, (_, i) =>
+            Array.from({ length: 50 }, (_, i) =>
               call(i % 2 === 0 ? one : two, '/v2/customer/create', body, headers),
             ),
           );
