@@ -101,7 +101,8 @@ export const IdempotentReplayedHeader = Type.String({
   enum: ['true'],
   description:
     'Present when this is the stored response of an earlier request with the same Idempotency-Key: ' +
-    "the status and body are the first response's (its `requestId` included); `x-request-id` is this request's.",
+    "the status and body are the first response's, except that an error body's `requestId` is this " +
+    "request's own, like its `x-request-id` header.",
 });
 
 /**

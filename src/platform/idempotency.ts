@@ -126,9 +126,21 @@ const inProgress = () =>
     'A request with this Idempotency-Key is still being processed; retry it shortly',
   );
 
-function replay(reply: FastifyReply, entry: IdempotencyEntry, cipherKey: Buffer): FastifyReply {
-  const body = decrypt(cipherKey, entry.route, entry.body ?? new Uint8Array()).toString('utf8');
-  reply.code(entry.status_code ?? 200);
+/**
+ * Sends the stored response again. An error body names this request's id, as every error body
+ * repeats its response's x-request-id (contract.md); everything else is the first response's.
+ */
+function replay(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  entry: IdempotencyEntry,
+  cipherKey: Buffer,
+): FastifyReply {
+  const stored = decrypt(cipherKey, entry.route, entry.body ?? new Uint8Array()).toString('utf8');
+  const status = entry.status_code ?? 200;
+  const body =
+    status >= 400 ? JSON.stringify({ ...(JSON.parse(stored) as object), requestId: request.id }) : stored;
+  reply.code(status);
   for (const [name, value] of Object.entries(entry.headers ?? {})) reply.header(name, value);
   if (reply.getHeader('content-type') === undefined) reply.header('content-type', 'application/json');
   reply.header(REPLAYED_HEADER, 'true');
@@ -190,7 +202,7 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyOp
       const entry = await findIdempotencyKey(db, scope, claim.keyHash, leaseMs);
       if (entry === undefined) continue;
       if (entry.route !== route || entry.request_hash !== requestHash) throw keyReused();
-      if (entry.status_code !== null) return replay(reply, entry, cipherKey);
+      if (entry.status_code !== null) return replay(request, reply, entry, cipherKey);
       if (entry.abandoned) continue;
       break;
     }
