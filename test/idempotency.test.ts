@@ -464,6 +464,47 @@ describe(`idempotency keys (${engine})`, () => {
     });
   });
 
+  describe('the response cannot be stored', () => {
+    it('when storing the response fails, then the client still gets it, repeats get 409 until the lease ends, and then run again', async () => {
+      const institution = await createInstitution(t);
+      const body = customerInput();
+      const key = randomUUID();
+      let failures = 0;
+      const unstorable: Database = {
+        engine: t.db.engine,
+        async query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+          if (sql.includes('UPDATE idempotency_keys')) {
+            failures++;
+            throw new DatabaseUnavailableError(new Error('cut after the commit'));
+          }
+          return t.db.query<R>(sql, params);
+        },
+        transaction: (work) => t.db.transaction(work),
+        close: () => Promise.resolve(),
+      };
+      const instance = await buildAppOn(unstorable, { accessTokens: t.accessTokens });
+      let first: Response;
+      try {
+        first = await postOn(instance.app, '/v2/customer/create', body, institution.owner, keyed(key));
+      } finally {
+        await instance.app.close();
+      }
+
+      const during = await post(t, '/v2/customer/create', body, institution.owner, keyed(key));
+      await t.db.query(`UPDATE idempotency_keys SET claimed_at = claimed_at - interval '61 seconds'`);
+      const afterLease = await post(t, '/v2/customer/create', body, institution.owner, keyed(key));
+
+      assert.equal(failures, 1);
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      assert.equal(during.status, 409);
+      assert.equal(during.body.code, 'IDEMPOTENCY_IN_PROGRESS');
+      // The request runs again: the limit docs/decisions.md names. The email rule keeps it single.
+      assert.equal(afterLease.status, 409, JSON.stringify(afterLease.body));
+      assert.equal(afterLease.body.code, 'CUSTOMER_EMAIL_TAKEN');
+      assert.equal(await customerCount(t.db, institution.id), 1);
+    });
+  });
+
   describe('expiry', () => {
     it('when an entry is older than 24 hours, then it is not replayed and the request runs again', async () => {
       const institution = await createInstitution(t);
