@@ -20,6 +20,7 @@ import { usersRoutes } from './modules/users/users.routes.js';
 import { registerAuthentication } from './platform/authenticate.js';
 import { registerErrorHandling, sendError } from './platform/error-handler.js';
 import { AppError, serviceUnavailable } from './platform/errors.js';
+import { registerIdempotency } from './platform/idempotency.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './platform/json-body.js';
 import { createRateLimits, defaultRateLimitOptions, type RateLimits } from './platform/rate-limits.js';
 import { registerOpenApi } from './platform/openapi.js';
@@ -114,6 +115,8 @@ export async function buildApp(appDeps: AppDeps) {
     rateLimits: deps.rateLimits,
     credentialCache,
   });
+  // Before the routes: it checks each route's declaration as it is added.
+  registerIdempotency(app, { db: deps.db });
 
   // Every route of the service, in one list.
   healthRoutes(app, deps);

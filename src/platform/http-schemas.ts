@@ -80,3 +80,64 @@ export function errorResponses(options: { auth: boolean; codes?: ErrorCode[] }) 
   for (const code of codes) byStatus.set(statusOf[code], [...(byStatus.get(statusOf[code]) ?? []), code]);
   return Object.fromEntries([...byStatus].map(([status, list]) => [status, errorResponse(list)]));
 }
+
+/** The `Idempotency-Key` request header of every write route (src/platform/idempotency.ts). */
+export const IdempotencyKeyHeader = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[\\x20-\\x7E]+$',
+  description:
+    'Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response ' +
+    "(2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: " +
+    'one operator scope). Repeating the request with the same key and body returns that response again, ' +
+    'with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another ' +
+    'route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is ' +
+    '`409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.',
+  examples: ['5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f'],
+});
+
+/** The response header of a replayed answer. */
+export const IdempotentReplayedHeader = Type.String({
+  enum: ['true'],
+  description:
+    'Present when this is the stored response of an earlier request with the same Idempotency-Key: ' +
+    "the status and body are the first response's, except that an error body's `requestId` is this " +
+    "request's own, like its `x-request-id` header.",
+});
+
+/**
+ * A write route's OpenAPI schema with idempotency documented: the request header, the replay
+ * header on its success responses, and the two error codes. For the document only; the header is
+ * checked by the idempotency hook.
+ */
+export function withIdempotencyDocumented(schema: Record<string, unknown>): Record<string, unknown> {
+  const headers = (schema.headers ?? { type: 'object', properties: {} }) as {
+    properties?: Record<string, unknown>;
+  };
+  const responses: Record<string, unknown> = { ...(schema.response as Record<string, unknown> | undefined) };
+  for (const [status, response] of Object.entries(responses)) {
+    if (!status.startsWith('2')) continue;
+    const existing = response as { headers?: Record<string, unknown> };
+    responses[status] = {
+      ...existing,
+      headers: { ...existing.headers, 'idempotent-replayed': IdempotentReplayedHeader },
+    };
+  }
+  for (const code of ['IDEMPOTENCY_IN_PROGRESS', 'IDEMPOTENCY_KEY_REUSED'] as const) {
+    const status = String(statusOf[code]);
+    const existing = responses[status] as { description?: string } | undefined;
+    responses[status] =
+      existing === undefined
+        ? errorResponse([code])
+        : { ...existing, description: `${existing.description ?? ''}, \`${code}\`` };
+  }
+  return {
+    ...schema,
+    headers: {
+      ...headers,
+      type: 'object',
+      properties: { ...headers.properties, 'Idempotency-Key': IdempotencyKeyHeader },
+    },
+    response: responses,
+  };
+}

@@ -4,6 +4,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { withIdempotencyDocumented } from './http-schemas.js';
 import type { Permission } from './principal.js';
 
 const securityFor = (permission: Permission | undefined): Record<string, string[]>[] => {
@@ -29,7 +30,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         description:
           'The customer part of the KunaCore v2 API: partner institutions create and update their customers, ' +
           'each with a wallet. All API routes are POST with a JSON object body; a success body is `{ "data": ... }`; ' +
-          'every error has the body `{ statusCode, error, code, message, requestId, details? }`.',
+          'every error has the body `{ statusCode, error, code, message, requestId, details? }`. ' +
+          'Write routes take an optional `Idempotency-Key` header, so that a request can be retried safely.',
       },
       components: {
         securitySchemes: {
@@ -53,7 +55,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     },
     transform: ({ schema, url, route }) => {
       const permission = route.config?.permission;
-      return { schema: { ...schema, security: securityFor(permission) }, url };
+      const documented = { ...schema, security: securityFor(permission) };
+      return {
+        schema: route.config?.idempotent === true ? withIdempotencyDocumented(documented) : documented,
+        url,
+      };
     },
   });
   await app.register(swaggerUi, {

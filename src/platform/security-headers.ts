@@ -34,8 +34,15 @@ export async function registerSecurityHeaders(
     await app.register(cors, {
       origin: [...options.corsOrigins],
       methods: ['GET', 'POST'],
-      allowedHeaders: ['authorization', 'api-key', 'content-type', 'merchant_id', 'x-request-id'],
-      exposedHeaders: ['x-request-id', 'retry-after'],
+      allowedHeaders: [
+        'authorization',
+        'api-key',
+        'content-type',
+        'merchant_id',
+        'x-request-id',
+        'idempotency-key',
+      ],
+      exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],
       maxAge: 600,
     });
   }

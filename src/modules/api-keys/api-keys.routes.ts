@@ -20,7 +20,7 @@ export function apiKeysRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/api-key/create',
     {
-      config: { permission: 'api-keys:manage' },
+      config: { permission: 'api-keys:manage', idempotent: true },
       schema: {
         tags: ['API keys'],
         summary: 'Create an API key; its secret is shown only in this response',
@@ -59,7 +59,7 @@ export function apiKeysRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/api-key/revoke',
     {
-      config: { permission: 'api-keys:manage', revokesCredentials: true },
+      config: { permission: 'api-keys:manage', revokesCredentials: true, idempotent: true },
       schema: {
         tags: ['API keys'],
         summary: 'Revoke an API key; it stops working at once',

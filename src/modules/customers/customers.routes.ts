@@ -22,7 +22,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/customer/create',
     {
-      config: { permission: 'customers:write' },
+      config: { permission: 'customers:write', idempotent: true },
       schema: {
         tags: ['Customers'],
         summary: 'Create a customer and its wallet',
@@ -52,7 +52,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/customer/update',
     {
-      config: { permission: 'customers:write' },
+      config: { permission: 'customers:write', idempotent: true },
       schema: {
         tags: ['Customers'],
         summary: "Change a customer's fields or wallet status",

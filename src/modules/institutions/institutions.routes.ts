@@ -8,7 +8,7 @@ export function institutionsRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/admin/institution/create',
     {
-      config: { permission: 'operator' },
+      config: { permission: 'operator', idempotent: true },
       schema: {
         tags: ['Operator'],
         summary: 'Create an institution and its Owner user (operator only)',

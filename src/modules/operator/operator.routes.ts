@@ -21,7 +21,7 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/admin/wallet/status',
     {
-      config: { permission: 'operator' },
+      config: { permission: 'operator', idempotent: true },
       schema: {
         tags: ['Operator'],
         summary: "Set a wallet's status as the operator",

@@ -21,7 +21,7 @@ export function usersRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/user/create',
     {
-      config: { permission: 'users:manage' },
+      config: { permission: 'users:manage', idempotent: true },
       schema: {
         tags: ['Users'],
         summary: 'Add a user to the institution',
@@ -57,7 +57,7 @@ export function usersRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/user/deactivate',
     {
-      config: { permission: 'users:manage', revokesCredentials: true },
+      config: { permission: 'users:manage', revokesCredentials: true, idempotent: true },
       schema: {
         tags: ['Users'],
         summary: 'Deactivate a user: their sessions end at once and they can no longer log in',
