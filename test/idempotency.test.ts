@@ -78,6 +78,7 @@ function faultAfterClaim(
   };
   const wrapped: Database = {
     engine: db.engine,
+    listen: (channel, handlers) => db.listen(channel, handlers),
     async query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
       await intercept(sql);
       const rows = await db.query<R>(sql, params);
@@ -472,6 +473,7 @@ describe(`idempotency keys (${engine})`, () => {
       let failures = 0;
       const unstorable: Database = {
         engine: t.db.engine,
+        listen: (channel, handlers) => t.db.listen(channel, handlers),
         async query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
           if (sql.includes('UPDATE idempotency_keys')) {
             failures++;
