@@ -34,8 +34,8 @@ export async function registerSecurityHeaders(
     await app.register(cors, {
       origin: [...options.corsOrigins],
       methods: ['GET', 'POST'],
-      allowedHeaders: ['authorization', 'api-key', 'content-type', 'merchant_id', 'x-request-id'],
-      exposedHeaders: ['x-request-id', 'retry-after'],
+      allowedHeaders: ['authorization', 'api-key', 'content-type', 'merchant_id', 'x-request-id', 'if-match'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'etag'],
       maxAge: 600,
     });
   }
