@@ -60,7 +60,9 @@ describe(`customer history (${engine})`, () => {
   });
 
   async function userIdOf(email: string): Promise<string> {
-    const rows = await t.db.query<{ id: string }>('SELECT id FROM users WHERE lower(email) = lower($1)', [email]);
+    const rows = await t.db.query<{ id: string }>('SELECT id FROM users WHERE lower(email) = lower($1)', [
+      email,
+    ]);
     assert.ok(rows[0] !== undefined, `user ${email}`);
     return rows[0].id;
   }
@@ -90,7 +92,9 @@ describe(`customer history (${engine})`, () => {
     const institution = await createInstitution(t, operator);
     const input = customerInput({ phoneNumber: '+38 (099) 123-45-67', country: 'fr', comment: 'hello' });
 
-    const created = await post(t, '/v2/customer/create', input, institution.owner, { 'x-request-id': 'req-create-1' });
+    const created = await post(t, '/v2/customer/create', input, institution.owner, {
+      'x-request-id': 'req-create-1',
+    });
 
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const customer = created.body.data;
@@ -131,7 +135,13 @@ describe(`customer history (${engine})`, () => {
     const updated = await post(
       t,
       UPDATE,
-      { id: customer.id, firstName: 'Alexander', lastName: customer.lastName, phoneNumber: null, itn: 'ITN-2' },
+      {
+        id: customer.id,
+        firstName: 'Alexander',
+        lastName: customer.lastName,
+        phoneNumber: null,
+        itn: 'ITN-2',
+      },
       { apiKey: key.apiKey },
       { 'x-request-id': 'req-update-1' },
     );
@@ -172,7 +182,12 @@ describe(`customer history (${engine})`, () => {
   it('when the institution changes the wallet status, then the entry has the status, who set it, and the reason', async () => {
     const { owner, customer } = await setup();
 
-    await post(t, UPDATE, { id: customer.id, walletStatus: 'Blocked', walletStatusReason: 'chargebacks' }, owner);
+    await post(
+      t,
+      UPDATE,
+      { id: customer.id, walletStatus: 'Blocked', walletStatusReason: 'chargebacks' },
+      owner,
+    );
 
     const [entry] = (await history(customer.id, owner)).data;
     assert.equal(entry.action, 'update');
@@ -180,7 +195,7 @@ describe(`customer history (${engine})`, () => {
     assert.deepEqual(entry.changes, [{ field: 'walletStatus', old: 'Active', new: 'Blocked' }]);
   });
 
-  it("when the operator changes the wallet status, then a wallet_status entry is written; partners see that the operator acted, the operator sees who", async () => {
+  it('when the operator changes the wallet status, then a wallet_status entry is written; partners see that the operator acted, the operator sees who', async () => {
     const { owner, customer } = await setup();
     await post(t, UPDATE, { id: customer.id, walletStatus: 'Blocked' }, owner);
 
@@ -266,7 +281,10 @@ describe(`customer history (${engine})`, () => {
     assert.deepEqual(page.data, all.data.slice(2, 5));
     assert.deepEqual(beyond, { data: [], meta: { total: 7, take: 5, skip: 7 } });
     const times = all.data.map((entry: { occurredAt: string }) => Date.parse(entry.occurredAt));
-    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+    );
   });
 
   for (const [label, body, field] of [
@@ -336,9 +354,10 @@ describe(`customer history (${engine})`, () => {
   it('when anyone updates, deletes or truncates entries directly in the database, then the database refuses', async () => {
     const { owner, customer } = await setup();
     await post(t, UPDATE, { id: customer.id, comment: 'to be kept' }, owner);
-    const before = await t.db.query('SELECT * FROM customer_history WHERE customer_id = $1 ORDER BY version', [
-      customer.id,
-    ]);
+    const before = await t.db.query(
+      'SELECT * FROM customer_history WHERE customer_id = $1 ORDER BY version',
+      [customer.id],
+    );
     assert.equal(before.length, 2);
 
     for (const statement of [
@@ -352,16 +371,20 @@ describe(`customer history (${engine})`, () => {
       await assert.rejects(
         t.db.transaction((tx) => tx.query(statement, params)),
         (error: Error & { code?: string }) => {
-          assert.ok(['42501', '23503'].includes(error.code ?? ''), `${statement}: ${error.code} ${error.message}`);
+          assert.ok(
+            ['42501', '23503'].includes(error.code ?? ''),
+            `${statement}: ${error.code} ${error.message}`,
+          );
           return true;
         },
         statement,
       );
     }
 
-    const afterwards = await t.db.query('SELECT * FROM customer_history WHERE customer_id = $1 ORDER BY version', [
-      customer.id,
-    ]);
+    const afterwards = await t.db.query(
+      'SELECT * FROM customer_history WHERE customer_id = $1 ORDER BY version',
+      [customer.id],
+    );
     assert.deepEqual(afterwards, before);
   });
 });

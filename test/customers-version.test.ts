@@ -101,7 +101,12 @@ describe(`customer version and ETag (${engine})`, () => {
 
     const first = await post(t, UPDATE, { id: customer.id, firstName: 'Alexander' }, owner);
     const second = await post(t, UPDATE, { id: customer.id, comment: 'second change' }, owner);
-    const noop = await post(t, UPDATE, { id: customer.id, firstName: 'Alexander', comment: 'second change' }, owner);
+    const noop = await post(
+      t,
+      UPDATE,
+      { id: customer.id, firstName: 'Alexander', comment: 'second change' },
+      owner,
+    );
     const onlyId = await post(t, UPDATE, { id: customer.id }, owner);
 
     assert.equal(first.body.data.version, 2);
@@ -122,7 +127,12 @@ describe(`customer version and ETag (${engine})`, () => {
     const blocked = await post(t, UPDATE, { id: customer.id, walletStatus: 'Blocked' }, owner);
     const again = await post(t, UPDATE, { id: customer.id, walletStatus: 'Blocked' }, owner);
     const byOperator = await post(t, WALLET, { walletId: customer.walletId, status: 'Suspicious' }, operator);
-    const operatorAgain = await post(t, WALLET, { walletId: customer.walletId, status: 'Suspicious' }, operator);
+    const operatorAgain = await post(
+      t,
+      WALLET,
+      { walletId: customer.walletId, status: 'Suspicious' },
+      operator,
+    );
 
     assert.equal(blocked.body.data.version, 2);
     assert.equal(again.body.data.version, 2);
@@ -142,11 +152,19 @@ describe(`customer version and ETag (${engine})`, () => {
     const read = await post(t, DETAILS, { id: customer.id }, owner);
     const tag = read.headers.etag as string;
 
-    const applied = await post(t, UPDATE, { id: customer.id, firstName: 'First' }, owner, { 'if-match': tag });
-    const before = await stored(customer.id);
-    const stale = await post(t, UPDATE, { id: customer.id, firstName: 'Second', walletStatus: 'Blocked' }, owner, {
+    const applied = await post(t, UPDATE, { id: customer.id, firstName: 'First' }, owner, {
       'if-match': tag,
     });
+    const before = await stored(customer.id);
+    const stale = await post(
+      t,
+      UPDATE,
+      { id: customer.id, firstName: 'Second', walletStatus: 'Blocked' },
+      owner,
+      {
+        'if-match': tag,
+      },
+    );
 
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
     assert.equal(applied.body.data.firstName, 'First');
@@ -162,12 +180,23 @@ describe(`customer version and ETag (${engine})`, () => {
   it('when expectedVersion is current, then the update applies; when stale, then 409 and nothing changes', async () => {
     const { owner, customer } = await setup();
 
-    const applied = await post(t, UPDATE, { id: customer.id, lastName: 'Current', expectedVersion: 1 }, owner);
+    const applied = await post(
+      t,
+      UPDATE,
+      { id: customer.id, lastName: 'Current', expectedVersion: 1 },
+      owner,
+    );
     const before = await stored(customer.id);
     const stale = await post(
       t,
       UPDATE,
-      { id: customer.id, lastName: 'Stale', walletStatus: 'Suspicious', walletStatusReason: 'x', expectedVersion: 1 },
+      {
+        id: customer.id,
+        lastName: 'Stale',
+        walletStatus: 'Suspicious',
+        walletStatusReason: 'x',
+        expectedVersion: 1,
+      },
       owner,
     );
     const ahead = await post(t, UPDATE, { id: customer.id, lastName: 'Ahead', expectedVersion: 3 }, owner);
@@ -196,8 +225,18 @@ describe(`customer version and ETag (${engine})`, () => {
     const { owner, customer } = await setup();
     await post(t, WALLET, { walletId: customer.walletId, status: 'Blocked' }, operator);
 
-    const stale = await post(t, UPDATE, { id: customer.id, walletStatus: 'Active', expectedVersion: 1 }, owner);
-    const current = await post(t, UPDATE, { id: customer.id, walletStatus: 'Active', expectedVersion: 2 }, owner);
+    const stale = await post(
+      t,
+      UPDATE,
+      { id: customer.id, walletStatus: 'Active', expectedVersion: 1 },
+      owner,
+    );
+    const current = await post(
+      t,
+      UPDATE,
+      { id: customer.id, walletStatus: 'Active', expectedVersion: 2 },
+      owner,
+    );
 
     assertError(stale, 409, 'VERSION_CONFLICT');
     assertError(current, 403, 'WALLET_STATUS_LOCKED');
@@ -263,7 +302,12 @@ describe(`customer version and ETag (${engine})`, () => {
     it(`when expectedVersion is ${label}, then 400 VALIDATION_ERROR names expectedVersion`, async () => {
       const { owner, customer } = await setup();
 
-      const response = await post(t, UPDATE, { id: customer.id, firstName: 'X', expectedVersion: value }, owner);
+      const response = await post(
+        t,
+        UPDATE,
+        { id: customer.id, firstName: 'X', expectedVersion: value },
+        owner,
+      );
 
       assertError(response, 400, 'VALIDATION_ERROR', 'expectedVersion');
       assert.equal((await stored(customer.id)).version, 1);
@@ -279,9 +323,15 @@ describe(`customer version and ETag (${engine})`, () => {
     const agree = await post(t, UPDATE, { id: customer.id, firstName: 'A', expectedVersion: 1 }, owner, {
       'if-match': `"${customer.id}:1"`,
     });
-    const starWithStaleField = await post(t, UPDATE, { id: customer.id, firstName: 'S', expectedVersion: 1 }, owner, {
-      'if-match': '*',
-    });
+    const starWithStaleField = await post(
+      t,
+      UPDATE,
+      { id: customer.id, firstName: 'S', expectedVersion: 1 },
+      owner,
+      {
+        'if-match': '*',
+      },
+    );
 
     assertError(disagree, 400, 'VALIDATION_ERROR', 'expectedVersion');
     assert.equal(agree.status, 200, JSON.stringify(agree.body));
@@ -293,7 +343,12 @@ describe(`customer version and ETag (${engine})`, () => {
     const { customer } = await setup();
     const other = await createInstitution(t, operator);
 
-    const unknown = await post(t, UPDATE, { id: randomUUID(), firstName: 'X', expectedVersion: 7 }, other.owner);
+    const unknown = await post(
+      t,
+      UPDATE,
+      { id: randomUUID(), firstName: 'X', expectedVersion: 7 },
+      other.owner,
+    );
     const foreign = await post(t, UPDATE, { id: customer.id, firstName: 'X' }, other.owner, {
       'if-match': `"${customer.id}:2"`,
     });

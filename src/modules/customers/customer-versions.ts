@@ -20,8 +20,7 @@ export function withEtag<T extends { id: string; version: number }>(reply: Fasti
   return customer;
 }
 
-const etagPattern =
-  /^"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):([1-9][0-9]{0,9})"$/i;
+const etagPattern = /^"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):([1-9][0-9]{0,9})"$/i;
 
 /**
  * The precondition of an update from its If-Match header and expectedVersion field, or undefined
@@ -34,14 +33,14 @@ export function preconditionOf(
 ): Precondition | undefined {
   const fromBody = expectedVersion === undefined ? undefined : { version: expectedVersion };
   if (ifMatch === undefined || ifMatch.trim() === '*') return fromBody;
-  const match = etagPattern.exec(ifMatch.trim());
-  if (match === null) {
+  const [, customerId, version] = etagPattern.exec(ifMatch.trim()) ?? [];
+  if (customerId === undefined || version === undefined) {
     throw validationError(
       'If-Match',
       'must be * or one ETag as returned in the customer\'s ETag header, such as "<id>:<version>"',
     );
   }
-  const fromHeader = { customerId: match[1]!.toLowerCase(), version: Number(match[2]) };
+  const fromHeader = { customerId: customerId.toLowerCase(), version: Number(version) };
   if (fromBody !== undefined && fromBody.version !== fromHeader.version) {
     throw validationError(
       'expectedVersion',
@@ -59,7 +58,10 @@ export function checkPrecondition(
   if (precondition === undefined) return;
   const now = `The customer is now at version ${current.version} (ETag ${etagOf(current)})`;
   if (precondition.customerId !== undefined && precondition.customerId !== current.id.toLowerCase()) {
-    throw new AppError('VERSION_CONFLICT', `The If-Match ETag is another customer's. ${now}; nothing was changed`);
+    throw new AppError(
+      'VERSION_CONFLICT',
+      `The If-Match ETag is another customer's. ${now}; nothing was changed`,
+    );
   }
   if (precondition.version !== current.version) {
     throw new AppError(

@@ -44,7 +44,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
         description:
           'Creates the customer and its wallet in one transaction. The email (case-insensitive) and ' +
           'externalId are unique per institution; concurrent creates with one email yield one customer. ' +
-          'Starts the customer\'s history.' +
+          "Starts the customer's history." +
           etagNote,
         body: CreateCustomerBody,
         response: {
@@ -73,7 +73,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
           'Applies atomically. `null` clears an optional field. A wallet status the operator set to Blocked ' +
           'or Suspicious cannot be changed by the institution (403 WALLET_STATUS_LOCKED, nothing changed). ' +
           'With If-Match or expectedVersion, applies only if the customer is still at that version ' +
-          '(else 409 VERSION_CONFLICT, nothing changed). A change adds an entry to the customer\'s history ' +
+          "(else 409 VERSION_CONFLICT, nothing changed). A change adds an entry to the customer's history " +
           'and bumps its version; a request that changes nothing does neither.' +
           etagNote,
         headers: IfMatchHeaders,

@@ -269,7 +269,10 @@ export const HistoryEntry = Type.Object(
     }),
     actor: Type.Object(
       {
-        type: Type.Unsafe<'user' | 'api_key' | 'operator'>({ type: 'string', enum: ['user', 'api_key', 'operator'] }),
+        type: Type.Unsafe<'user' | 'api_key' | 'operator'>({
+          type: 'string',
+          enum: ['user', 'api_key', 'operator'],
+        }),
         id: NullableString({ format: 'uuid', description: 'The user, API key or operator account' }),
         name: NullableString({
           description:

@@ -80,7 +80,11 @@ function walletChanges(from: WalletState, to: WalletState | undefined): FieldCha
   ];
 }
 
-export async function createCustomer(db: Database, caller: Caller, input: CreateCustomerBody): Promise<Customer> {
+export async function createCustomer(
+  db: Database,
+  caller: Caller,
+  input: CreateCustomerBody,
+): Promise<Customer> {
   // The first history entry lists every value the customer starts with, its wallet's included,
   // so that a customer's entries replayed from the oldest rebuild it.
   const changes: FieldChange[] = [
@@ -273,5 +277,8 @@ export async function customerHistory(db: Database, tenant: Tenant, body: Custom
   const page = pageOf(body);
   const found = await findHistory(db, tenant, body.id, page);
   if (found === undefined) throw customerNotFound();
-  return { data: found.rows.map((row) => toHistoryEntry(row, tenant.kind)), meta: { total: found.total, ...page } };
+  return {
+    data: found.rows.map((row) => toHistoryEntry(row, tenant.kind)),
+    meta: { total: found.total, ...page },
+  };
 }

@@ -32,9 +32,9 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
         summary: "Set a wallet's status as the operator",
         description:
           'Sets the status with walletStatusSetBy = operator. Blocked or Suspicious locks it: the institution ' +
-          'can no longer change it. Active lifts the lock. A change bumps the customer\'s version and adds a ' +
+          "can no longer change it. Active lifts the lock. A change bumps the customer's version and adds a " +
           'history entry; If-Match or expectedVersion make it conditional (409 VERSION_CONFLICT). ' +
-          'The response carries the customer\'s ETag.',
+          "The response carries the customer's ETag.",
         headers: IfMatchHeaders,
         body: SetWalletStatusBody,
         response: {
@@ -85,7 +85,9 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
         },
       },
     },
-    async (request, reply) => ({ data: withEtag(reply, await adminCustomerDetails(deps.db, request.body.id)) }),
+    async (request, reply) => ({
+      data: withEtag(reply, await adminCustomerDetails(deps.db, request.body.id)),
+    }),
   );
 
   app.post(
