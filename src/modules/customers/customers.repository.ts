@@ -118,61 +118,57 @@ export async function insertCustomerWithWallet(
   );
 }
 
+/** A change's history entry, before the change gives it its version and time. */
+export interface NewHistoryEntry extends ChangeContext {
+  action: 'update' | 'wallet_status';
+  reason: string | null;
+  changes: FieldChange[];
+}
+
 /**
- * Sets the given fields, moves updated_at and bumps version, and returns both; the caller has
- * locked the row.
+ * Sets the given fields, moves updated_at, bumps version and appends the change's history entry
+ * (dated with the new updated_at, numbered with the new version), in one statement; returns the
+ * new updated_at and version. The caller has locked the row.
  */
 export async function updateCustomer(
   db: Queryable,
   institutionId: string,
   id: string,
   changes: Partial<CustomerFields>,
+  entry: NewHistoryEntry,
 ): Promise<{ updatedAt: Date; version: number }> {
   const changed = customerFields.filter((field) => changes[field] !== undefined);
-  const params: unknown[] = [institutionId, id, ...changed.map((field) => changes[field])];
-  const assignments = changed.map((field, index) => `${fieldColumns[field]} = $${index + 3}`);
+  const params: unknown[] = [
+    institutionId,
+    id,
+    entry.actor.type,
+    entry.actor.id,
+    entry.actor.name,
+    entry.requestId,
+    entry.action,
+    entry.reason,
+    JSON.stringify(entry.changes),
+    ...changed.map((field) => changes[field]),
+  ];
+  const assignments = changed.map((field, index) => `${fieldColumns[field]} = $${index + 10}`);
   return one(
     await db.query<{ updatedAt: Date; version: number }>(
       // clock_timestamp(): the time of the change, taken under the row lock, not the transaction's start.
-      `UPDATE customers
-          SET ${[...assignments, 'updated_at = clock_timestamp()', 'version = version + 1'].join(', ')}
-        WHERE institution_id = $1 AND id = $2 RETURNING updated_at AS "updatedAt", version`,
+      `WITH u AS (
+         UPDATE customers
+            SET ${[...assignments, 'updated_at = clock_timestamp()', 'version = version + 1'].join(', ')}
+          WHERE institution_id = $1 AND id = $2
+         RETURNING institution_id, id, version, updated_at
+       )
+       INSERT INTO customer_history
+         (institution_id, customer_id, version, occurred_at, actor_type, actor_id, actor_name, request_id,
+          action, reason, changes)
+       SELECT institution_id, id, version, updated_at, $3::text, $4::uuid, $5::text, $6::text,
+              $7::text, $8::text, $9::jsonb
+         FROM u
+       RETURNING occurred_at AS "updatedAt", version`,
       params,
     ),
-  );
-}
-
-export interface HistoryEntry extends ChangeContext {
-  institutionId: string;
-  customerId: string;
-  /** The customer's version after the change. */
-  version: number;
-  occurredAt: Date;
-  action: 'create' | 'update' | 'wallet_status';
-  reason: string | null;
-  changes: FieldChange[];
-}
-
-/** Appends an entry to a customer's history, in the caller's transaction. */
-export async function insertHistoryEntry(db: Queryable, entry: Omit<HistoryEntry, 'actor'> & ChangeContext) {
-  await db.query(
-    `INSERT INTO customer_history
-       (institution_id, customer_id, version, occurred_at, actor_type, actor_id, actor_name, request_id,
-        action, reason, changes)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`,
-    [
-      entry.institutionId,
-      entry.customerId,
-      entry.version,
-      entry.occurredAt,
-      entry.actor.type,
-      entry.actor.id,
-      entry.actor.name,
-      entry.requestId,
-      entry.action,
-      entry.reason,
-      JSON.stringify(entry.changes),
-    ],
   );
 }
 
@@ -185,7 +181,7 @@ export interface HistoryRow {
   actorId: string;
   actorName: string;
   requestId: string;
-  action: HistoryEntry['action'];
+  action: 'create' | NewHistoryEntry['action'];
   reason: string | null;
   changes: FieldChange[];
 }

@@ -11,7 +11,6 @@ import {
   findCustomers,
   findHistory,
   insertCustomerWithWallet,
-  insertHistoryEntry,
   updateCustomer as updateCustomerRow,
   type ChangeContext,
   type CustomerFields,
@@ -133,12 +132,7 @@ export async function updateCustomer(
     const changes = changedFields(current, fields);
     if (Object.keys(changes).length === 0 && to === undefined) return toCustomer(current);
 
-    const { updatedAt, version } = await updateCustomerRow(tx, caller.institutionId, id, changes);
-    await insertHistoryEntry(tx, {
-      institutionId: caller.institutionId,
-      customerId: id,
-      version,
-      occurredAt: updatedAt,
+    const { updatedAt, version } = await updateCustomerRow(tx, caller.institutionId, id, changes, {
       actor: caller.actor,
       requestId: caller.requestId,
       action: 'update',
@@ -216,8 +210,20 @@ export async function setWalletStatusAsOperator(
     const from = { status: current.walletStatus, setBy: current.walletStatusSetBy };
     const to = nextWalletState(from, input.status, 'operator');
     if (to === undefined) return toAdminCustomer(current);
-    // No field changes: this moves the customer's updatedAt and version, as the status is part of it.
-    const { updatedAt, version } = await updateCustomerRow(tx, current.institutionId, current.id, {});
+    // No field changes: this moves the customer's updatedAt and version, as the status is part of
+    // it, and records the change in the customer's history.
+    const { updatedAt, version } = await updateCustomerRow(
+      tx,
+      current.institutionId,
+      current.id,
+      {},
+      {
+        ...context,
+        action: 'wallet_status',
+        reason: input.reason ?? null,
+        changes: walletChanges(from, to),
+      },
+    );
     await changeWalletStatus(tx, {
       walletId: current.walletId,
       institutionId: current.institutionId,
@@ -225,17 +231,6 @@ export async function setWalletStatusAsOperator(
       to,
       actor: context.actor,
       reason: input.reason,
-    });
-    await insertHistoryEntry(tx, {
-      institutionId: current.institutionId,
-      customerId: current.id,
-      version,
-      occurredAt: updatedAt,
-      actor: context.actor,
-      requestId: context.requestId,
-      action: 'wallet_status',
-      reason: input.reason ?? null,
-      changes: walletChanges(from, to),
     });
     return toAdminCustomer({
       ...current,
