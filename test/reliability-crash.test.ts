@@ -60,7 +60,7 @@ function afterUpdate(before: any, update: Record<string, unknown>): Record<strin
     ...before,
     ...fields,
     ...(fields.walletStatus === undefined ? {} : { walletStatusSetBy: 'institution' }),
-    version: before.version + 1,
+    version: (before.version as number) + 1,
   };
 }
 
