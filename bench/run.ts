@@ -192,9 +192,9 @@ async function onboard(baseUrl: string, operator: { email: string; password: str
     auth === 'jwt'
       ? {
           headers: { authorization: `Bearer ${owner.accessToken}` },
-          actor: { type: 'user', id: institution.owner.id },
+          actor: { type: 'user', id: institution.owner.id, name: 'owner@bench.test' },
         }
-      : { headers: { 'api-key': apiKey.key }, actor: { type: 'api_key', id: apiKey.id } };
+      : { headers: { 'api-key': apiKey.key }, actor: { type: 'api_key', id: apiKey.id, name: 'bench' } };
   return { institutionId: institution.id, ...credentials };
 }
 
@@ -309,7 +309,11 @@ async function main(): Promise<void> {
       await migrate(rawDb);
       const institution = await insertInstitution(rawDb, 'Bench Bank');
       const seeded = await seed(seedCount, (n) =>
-        createCustomer(rawDb, institution.id, createFields(n, 'seed')),
+        createCustomer(
+          rawDb,
+          { institutionId: institution.id, actor: partner.actor, requestId: `bench-seed-${n}` },
+          createFields(n, 'seed'),
+        ),
       );
       baselineContext = { institutionId: institution.id, actor: partner.actor, seeded };
     }

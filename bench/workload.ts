@@ -66,7 +66,8 @@ export function operations(context: WorkloadContext): Record<OperationName, Oper
   const create: Operation = {
     name: 'create',
     request: (n, tag) => ({ path: '/v2/customer/create', body: JSON.stringify(createFields(n, tag)) }),
-    direct: (db, n, tag) => createCustomer(db, institutionId, createFields(n, tag)),
+    direct: (db, n, tag) =>
+      createCustomer(db, { institutionId, actor, requestId: `bench-${tag}-${n}` }, createFields(n, tag)),
   };
   const details: Operation = {
     name: 'details',
@@ -79,7 +80,12 @@ export function operations(context: WorkloadContext): Record<OperationName, Oper
       path: '/v2/customer/update',
       body: JSON.stringify({ id: pick().id, ...updateFields(n) }),
     }),
-    direct: (db, n) => updateCustomer(db, { institutionId, actor }, { id: pick().id, ...updateFields(n) }),
+    direct: (db, n) =>
+      updateCustomer(
+        db,
+        { institutionId, actor, requestId: `bench-update-${n}` },
+        { id: pick().id, ...updateFields(n) },
+      ),
   };
   const find: Operation = {
     name: 'find',

@@ -37,6 +37,7 @@ const customerKeys = [
   ...optionalFields,
   'walletStatus',
   'walletStatusSetBy',
+  'version',
   'createdAt',
   'updatedAt',
 ].sort();

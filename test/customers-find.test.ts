@@ -32,6 +32,7 @@ const customerKeys = [
   'itn',
   'walletStatus',
   'walletStatusSetBy',
+  'version',
   'createdAt',
   'updatedAt',
 ].sort();

@@ -25,7 +25,7 @@ async function storedCustomer(t: TestApp, id: string): Promise<Record<string, un
             c.external_id AS "externalId", c.referral_id AS "referralId", c.country,
             c.verification_document_id AS "verificationDocumentId",
             c.residence_address AS "residenceAddress", c.itn,
-            w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy",
+            w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy", c.version,
             c.created_at AS "createdAt", c.updated_at AS "updatedAt"
        FROM customers c JOIN wallets w ON w.customer_id = c.id
       WHERE c.id = $1`,
@@ -141,7 +141,7 @@ describe(`customers update (${engine})`, () => {
       Date.parse(data.updatedAt) > Date.parse(stored.updatedAt as string),
       `updatedAt ${data.updatedAt} is after ${String(stored.updatedAt)}`,
     );
-    assert.deepEqual(data, { ...stored, ...changes, updatedAt: data.updatedAt });
+    assert.deepEqual(data, { ...stored, ...changes, version: 2, updatedAt: data.updatedAt });
     assert.deepEqual(await storedCustomer(t, customer.id), response.body.data);
   });
 
@@ -154,6 +154,7 @@ describe(`customers update (${engine})`, () => {
     assert.deepEqual(response.body.data, {
       ...stored,
       firstName: 'Alexander',
+      version: 2,
       updatedAt: response.body.data.updatedAt,
     });
     assert.deepEqual(await storedCustomer(t, customer.id), response.body.data);
@@ -234,6 +235,7 @@ describe(`customers update (${engine})`, () => {
       assert.deepEqual(response.body.data, {
         ...stored,
         [field]: null,
+        version: 2,
         updatedAt: response.body.data.updatedAt,
       });
       assert.deepEqual(await storedCustomer(t, customer.id), response.body.data);

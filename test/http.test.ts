@@ -100,6 +100,7 @@ const contractRoutes = [
   '/v2/customer/update',
   '/v2/customer/details',
   '/v2/customer/find',
+  '/v2/customer/history',
   '/v2/api-key/create',
   '/v2/api-key/find',
   '/v2/api-key/revoke',
@@ -107,6 +108,7 @@ const contractRoutes = [
   '/v2/admin/wallet/status',
   '/v2/admin/customer/find',
   '/v2/admin/customer/details',
+  '/v2/admin/customer/history',
 ];
 
 describe(`http conventions (${engine})`, () => {
@@ -463,6 +465,7 @@ describe(`http conventions (${engine})`, () => {
           '/v2/customer/update',
           '/v2/customer/details',
           '/v2/customer/find',
+          '/v2/customer/history',
         ]) {
           assert.deepEqual(schemeNames(route).sort(), [bearer[0], apiKey[0]].sort(), route);
         }
@@ -470,6 +473,23 @@ describe(`http conventions (${engine})`, () => {
           assert.deepEqual(schemeNames(route), [bearer[0]], route);
         }
         assert.deepEqual(schemeNames('/v2/auth/login'), []);
+      });
+
+      it('when the update routes are read, then they document the If-Match header and 409 VERSION_CONFLICT', () => {
+        for (const route of ['/v2/customer/update', '/v2/admin/wallet/status']) {
+          const operation = document.paths[route].post;
+          const ifMatch = (operation.parameters ?? []).find(
+            (parameter: { in: string; name: string }) =>
+              parameter.in === 'header' && parameter.name.toLowerCase() === 'if-match',
+          );
+          assert.ok(ifMatch !== undefined, `${route} documents If-Match`);
+          assert.equal(ifMatch.required, false, route);
+          assert.match(operation.responses['409'].description, /VERSION_CONFLICT/, route);
+          assert.ok(
+            operation.requestBody.content['application/json'].schema.properties.expectedVersion !== undefined,
+            `${route} documents expectedVersion`,
+          );
+        }
       });
 
       it("when the create route is read, then its request body carries the KunaCore page's example", () => {
@@ -497,6 +517,9 @@ describe(`http conventions (${engine})`, () => {
         expected['/v2/customer/create']?.push('409');
         expected['/v2/customer/update']?.push('404', '409');
         expected['/v2/customer/details']?.push('404');
+        expected['/v2/customer/history']?.push('404');
+        expected['/v2/admin/customer/history']?.push('404');
+        expected['/v2/admin/wallet/status']?.push('404', '409');
         expected['/v2/api-key/revoke']?.push('404');
         expected['/v2/user/create']?.push('409');
         expected['/v2/user/deactivate']?.push('404');

@@ -50,13 +50,17 @@ interface Tracked {
   unanswered?: Record<string, unknown>;
 }
 
-/** What an update must have produced if it was applied: every field it sent, nothing else. */
+/**
+ * What an update must have produced if it was applied: every field it sent, nothing else, and the
+ * next version (an update that changed nothing leaves the customer as acknowledged, checked first).
+ */
 function afterUpdate(before: any, update: Record<string, unknown>): Record<string, unknown> {
   const { id: _id, walletStatusReason: _reason, ...fields } = update;
   return {
     ...before,
     ...fields,
     ...(fields.walletStatus === undefined ? {} : { walletStatusSetBy: 'institution' }),
+    version: (before.version as number) + 1,
   };
 }
 

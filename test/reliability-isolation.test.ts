@@ -342,6 +342,33 @@ const routeTable: Record<string, RouteEntry> = {
         body: (w) => ({ id: w.a.customer.id }),
         allowed: error(404, 'CUSTOMER_NOT_FOUND'),
       },
+      {
+        // A version check before the tenant's would answer 409 or 200, telling A's customer exists.
+        on: "on A's customer with its current ETag as If-Match",
+        body: (w) => ({ id: w.a.customer.id, firstName: 'Mallory' }),
+        headers: (w) => ({ 'if-match': `"${w.a.customer.id}:${w.a.customer.version}"` }),
+        allowed: error(404, 'CUSTOMER_NOT_FOUND'),
+      },
+      {
+        on: "on A's customer with a stale expectedVersion",
+        body: (w) => ({ id: w.a.customer.id, firstName: 'Mallory', expectedVersion: 1 }),
+        allowed: error(404, 'CUSTOMER_NOT_FOUND'),
+      },
+    ],
+  },
+  'POST /v2/customer/history': {
+    guard: 'customers:read',
+    calls: [
+      {
+        on: "on A's customer",
+        body: (w) => ({ id: w.a.customer.id }),
+        allowed: error(404, 'CUSTOMER_NOT_FOUND'),
+      },
+      {
+        on: "on A's customer's wallet id",
+        body: (w) => ({ id: w.a.customer.walletId, take: 100 }),
+        allowed: error(404, 'CUSTOMER_NOT_FOUND'),
+      },
     ],
   },
   'POST /v2/customer/details': {
@@ -441,6 +468,34 @@ const routeTable: Record<string, RouteEntry> = {
               isDeepEqual(
                 a.body.data.map((c: { id: string }) => c.id),
                 [w.a.customer.id, w.a.referrer.id],
+              ) && a.body.meta.total === 2,
+              a.raw,
+            ),
+        },
+      },
+    ],
+  },
+  'POST /v2/admin/customer/history': {
+    guard: 'operator',
+    calls: [
+      {
+        on: "on A's customer",
+        body: (w) => ({ id: w.a.customer.id }),
+        allowed: {
+          status: 200,
+          shows: "A's customer's history: its creation and the operator's lock",
+          check: (a, { w }) =>
+            problem(
+              isDeepEqual(
+                a.body.data.map((entry: { customerId: string; action: string; version: number }) => [
+                  entry.customerId,
+                  entry.action,
+                  entry.version,
+                ]),
+                [
+                  [w.a.customer.id, 'wallet_status', 2],
+                  [w.a.customer.id, 'create', 1],
+                ],
               ) && a.body.meta.total === 2,
               a.raw,
             ),
@@ -779,6 +834,10 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
       ),
       statusChanges: await t.db.query(
         'SELECT * FROM wallet_status_changes WHERE institution_id = $1 ORDER BY seq',
+        [id],
+      ),
+      history: await t.db.query(
+        'SELECT * FROM customer_history WHERE institution_id = $1 ORDER BY customer_id, version',
         [id],
       ),
     };

@@ -20,7 +20,7 @@ export type Principal =
       institutionId: string;
       sessionId: string;
     }
-  | { kind: 'api_key'; apiKeyId: string; institutionId: string; scopes: readonly Scope[] };
+  | { kind: 'api_key'; apiKeyId: string; name: string; institutionId: string; scopes: readonly Scope[] };
 
 export type InstitutionPrincipal = Exclude<Principal, { kind: 'operator' }>;
 
@@ -44,19 +44,20 @@ export function isAllowed(principal: Principal, permission: Permission): boolean
   }
 }
 
-/** Who made a change, as recorded with it. */
+/** Who made a change, as recorded with it: `name` is the user's or operator's email, or the API key's name. */
 export interface Actor {
   type: 'user' | 'api_key' | 'operator';
   id: string;
+  name: string;
 }
 
 export function actorOf(principal: Principal): Actor {
   switch (principal.kind) {
     case 'operator':
-      return { type: 'operator', id: principal.userId };
+      return { type: 'operator', id: principal.userId, name: principal.email };
     case 'user':
-      return { type: 'user', id: principal.userId };
+      return { type: 'user', id: principal.userId, name: principal.email };
     case 'api_key':
-      return { type: 'api_key', id: principal.apiKeyId };
+      return { type: 'api_key', id: principal.apiKeyId, name: principal.name };
   }
 }

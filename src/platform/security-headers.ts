@@ -41,8 +41,9 @@ export async function registerSecurityHeaders(
         'merchant_id',
         'x-request-id',
         'idempotency-key',
+        'if-match',
       ],
-      exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed', 'etag'],
       maxAge: 600,
     });
   }

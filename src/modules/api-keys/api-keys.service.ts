@@ -124,6 +124,7 @@ export function createApiKeyAuthenticator(
     return {
       kind: 'api_key',
       apiKeyId: row.id,
+      name: row.name,
       institutionId: row.institution_id,
       scopes: row.scopes,
     };

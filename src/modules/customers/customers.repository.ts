@@ -1,6 +1,7 @@
 // Customers with their wallets. Every function takes the tenant whose rows it may touch: one
 // institution, or (operator routes only) every institution.
 import { one, prepared, type Queryable } from '../../db/database.js';
+import type { Actor } from '../../platform/principal.js';
 import type { WalletStatus, WalletStatusSetBy } from './customers.schemas.js';
 
 export type Tenant = { kind: 'institution'; institutionId: string } | { kind: 'operator' };
@@ -30,6 +31,7 @@ export interface CustomerRow extends CustomerFields {
   walletId: string;
   walletStatus: WalletStatus;
   walletStatusSetBy: WalletStatusSetBy;
+  version: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -42,7 +44,7 @@ const fieldSelection = Object.entries(fieldColumns)
 const selectCustomer = `
   SELECT c.id, c.institution_id AS "institutionId", w.id AS "walletId",
          ${fieldSelection},
-         w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy",
+         w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy", c.version,
          c.created_at AS "createdAt", c.updated_at AS "updatedAt"
     FROM customers c JOIN wallets w ON w.customer_id = c.id`;
 
@@ -52,58 +54,169 @@ function tenantCondition(tenant: Tenant, params: unknown[]): string {
   return `c.institution_id = $${params.length}`;
 }
 
-// A customer and its wallet in one statement: atomic on its own, and one round trip instead of
-// five (BEGIN, two inserts, the read back, COMMIT). Every column is always written (absent
-// optional fields as NULL, their default), so that the text is fixed and can be prepared.
+// A customer, its wallet and the first entry of its history in one statement: atomic on its own,
+// and one round trip instead of six (BEGIN, three inserts, the read back, COMMIT). Every column
+// is always written (absent optional fields as NULL, their default), so that the text is fixed
+// and can be prepared. The entry is dated with the customer's createdAt.
+const fieldCount = customerFields.length;
 const insertCustomerWithWalletStatement = prepared(
   'insert_customer_with_wallet',
   `WITH c AS (
      INSERT INTO customers (institution_id, ${Object.values(fieldColumns).join(', ')})
      VALUES (${['institution_id', ...customerFields].map((_, index) => `$${index + 1}`).join(', ')})
-     RETURNING id, institution_id, ${Object.values(fieldColumns).join(', ')}, created_at, updated_at
+     RETURNING id, institution_id, ${Object.values(fieldColumns).join(', ')}, version, created_at, updated_at
    ), w AS (
      INSERT INTO wallets (institution_id, customer_id) SELECT institution_id, id FROM c
      RETURNING id, status, status_set_by
+   ), h AS (
+     INSERT INTO customer_history
+       (institution_id, customer_id, version, occurred_at, actor_type, actor_id, actor_name, request_id, action, changes)
+     SELECT institution_id, id, version, created_at,
+            $${fieldCount + 2}::text, $${fieldCount + 3}::uuid, $${fieldCount + 4}::text, $${fieldCount + 5}::text,
+            'create', $${fieldCount + 6}::jsonb
+       FROM c
    )
    SELECT c.id, c.institution_id AS "institutionId", w.id AS "walletId", ${fieldSelection},
-          w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy",
+          w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy", c.version,
           c.created_at AS "createdAt", c.updated_at AS "updatedAt"
      FROM c CROSS JOIN w`,
 );
 
-/** Inserts a customer and its (Active) wallet, and returns the customer as findCustomer would. */
+/** Who made a change and in which request, as its history entry records it. */
+export interface ChangeContext {
+  actor: Actor;
+  requestId: string;
+}
+
+/** One changed field of a history entry. */
+export interface FieldChange {
+  field: string;
+  old: string | null;
+  new: string | null;
+}
+
+/**
+ * Inserts a customer and its (Active) wallet with the history entry `changes` describes, and
+ * returns the customer as findCustomer would.
+ */
 export async function insertCustomerWithWallet(
   db: Queryable,
   institutionId: string,
   fields: Partial<CustomerFields>,
+  context: ChangeContext & { changes: FieldChange[] },
 ): Promise<CustomerRow> {
   return one(
     await db.query<CustomerRow & Record<string, unknown>>(insertCustomerWithWalletStatement, [
       institutionId,
       ...customerFields.map((field) => fields[field] ?? null),
+      context.actor.type,
+      context.actor.id,
+      context.actor.name,
+      context.requestId,
+      JSON.stringify(context.changes),
     ]),
   );
 }
 
-/** Sets the given fields (and updated_at), and returns the new updated_at; the caller has locked the row. */
+/** A change's history entry, before the change gives it its version and time. */
+export interface NewHistoryEntry extends ChangeContext {
+  action: 'update' | 'wallet_status';
+  reason: string | null;
+  changes: FieldChange[];
+}
+
+/**
+ * Sets the given fields, moves updated_at, bumps version and appends the change's history entry
+ * (dated with the new updated_at, numbered with the new version), in one statement; returns the
+ * new updated_at and version. The caller has locked the row.
+ */
 export async function updateCustomer(
   db: Queryable,
   institutionId: string,
   id: string,
   changes: Partial<CustomerFields>,
-): Promise<Date> {
+  entry: NewHistoryEntry,
+): Promise<{ updatedAt: Date; version: number }> {
   const changed = customerFields.filter((field) => changes[field] !== undefined);
-  const params: unknown[] = [institutionId, id, ...changed.map((field) => changes[field])];
-  const assignments = changed.map((field, index) => `${fieldColumns[field]} = $${index + 3}`);
-  const row = one(
-    await db.query<{ updatedAt: Date }>(
+  const params: unknown[] = [
+    institutionId,
+    id,
+    entry.actor.type,
+    entry.actor.id,
+    entry.actor.name,
+    entry.requestId,
+    entry.action,
+    entry.reason,
+    JSON.stringify(entry.changes),
+    ...changed.map((field) => changes[field]),
+  ];
+  const assignments = changed.map((field, index) => `${fieldColumns[field]} = $${index + 10}`);
+  return one(
+    await db.query<{ updatedAt: Date; version: number }>(
       // clock_timestamp(): the time of the change, taken under the row lock, not the transaction's start.
-      `UPDATE customers SET ${[...assignments, 'updated_at = clock_timestamp()'].join(', ')}
-        WHERE institution_id = $1 AND id = $2 RETURNING updated_at AS "updatedAt"`,
+      `WITH u AS (
+         UPDATE customers
+            SET ${[...assignments, 'updated_at = clock_timestamp()', 'version = version + 1'].join(', ')}
+          WHERE institution_id = $1 AND id = $2
+         RETURNING institution_id, id, version, updated_at
+       )
+       INSERT INTO customer_history
+         (institution_id, customer_id, version, occurred_at, actor_type, actor_id, actor_name, request_id,
+          action, reason, changes)
+       SELECT institution_id, id, version, updated_at, $3::text, $4::uuid, $5::text, $6::text,
+              $7::text, $8::text, $9::jsonb
+         FROM u
+       RETURNING occurred_at AS "updatedAt", version`,
       params,
     ),
   );
-  return row.updatedAt;
+}
+
+export interface HistoryRow {
+  id: string;
+  customerId: string;
+  version: number;
+  occurredAt: Date;
+  actorType: Actor['type'];
+  actorId: string;
+  actorName: string;
+  requestId: string;
+  action: 'create' | NewHistoryEntry['action'];
+  reason: string | null;
+  changes: FieldChange[];
+}
+
+/**
+ * A page of a customer's history, newest first (by version, which every change moves by one), and
+ * how many entries it has; undefined when the tenant has no such customer.
+ */
+export async function findHistory(
+  db: Queryable,
+  tenant: Tenant,
+  customerId: string,
+  page: { take: number; skip: number },
+): Promise<{ rows: HistoryRow[]; total: number } | undefined> {
+  const params: unknown[] = [customerId];
+  const condition = tenantCondition(tenant, params);
+  const [counted] = await db.query<{ total: number }>(
+    `SELECT count(h.id)::int AS total
+       FROM customers c LEFT JOIN customer_history h ON h.customer_id = c.id AND h.institution_id = c.institution_id
+      WHERE c.id = $1 AND ${condition}
+      GROUP BY c.id`,
+    params,
+  );
+  if (counted === undefined) return undefined;
+  const rows = await db.query<HistoryRow & Record<string, unknown>>(
+    `SELECT h.id, h.customer_id AS "customerId", h.version, h.occurred_at AS "occurredAt",
+            h.actor_type AS "actorType", h.actor_id AS "actorId", h.actor_name AS "actorName",
+            h.request_id AS "requestId", h.action, h.reason, h.changes
+       FROM customer_history h JOIN customers c ON c.id = h.customer_id AND c.institution_id = h.institution_id
+      WHERE h.customer_id = $1 AND ${condition}
+      ORDER BY h.version DESC
+      LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+    [...params, page.take, page.skip],
+  );
+  return { rows, total: counted.total };
 }
 
 /**

@@ -3,20 +3,35 @@ import type { App } from '../../platform/app-type.js';
 import { institutionPrincipalOf } from '../../platform/authenticate.js';
 import { errorResponses } from '../../platform/http-schemas.js';
 import { actorOf } from '../../platform/principal.js';
+import type { FastifyRequest } from 'fastify';
+import { preconditionOf, withEtag } from './customer-versions.js';
 import {
   CreateCustomerBody,
+  CustomerHistoryBody,
   CustomerIdBody,
   CustomerPageResponse,
   CustomerResponse,
   FindCustomersBody,
+  HistoryPageResponse,
+  IfMatchHeaders,
   UpdateCustomerBody,
 } from './customers.schemas.js';
 import {
   createCustomer,
   customerDetails,
+  customerHistory,
   findInstitutionCustomers,
   updateCustomer,
+  type Caller,
 } from './customers.service.js';
+
+/** The institution, actor and request id a change is recorded with. */
+function callerOf(request: FastifyRequest): Caller {
+  const principal = institutionPrincipalOf(request);
+  return { institutionId: principal.institutionId, actor: actorOf(principal), requestId: request.id };
+}
+
+const etagNote = ' The response carries the customer\'s ETag, `"<id>:<version>"`.';
 
 export function customersRoutes(app: App, deps: { db: Database }): void {
   app.post(
@@ -28,7 +43,9 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
         summary: 'Create a customer and its wallet',
         description:
           'Creates the customer and its wallet in one transaction. The email (case-insensitive) and ' +
-          'externalId are unique per institution; concurrent creates with one email yield one customer.',
+          'externalId are unique per institution; concurrent creates with one email yield one customer. ' +
+          "Starts the customer's history." +
+          etagNote,
         body: CreateCustomerBody,
         response: {
           201: CustomerResponse,
@@ -40,12 +57,8 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
       },
     },
     async (request, reply) => {
-      const customer = await createCustomer(
-        deps.db,
-        institutionPrincipalOf(request).institutionId,
-        request.body,
-      );
-      return reply.status(201).send({ data: customer });
+      const customer = await createCustomer(deps.db, callerOf(request), request.body);
+      return reply.status(201).send({ data: withEtag(reply, customer) });
     },
   );
 
@@ -58,7 +71,12 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
         summary: "Change a customer's fields or wallet status",
         description:
           'Applies atomically. `null` clears an optional field. A wallet status the operator set to Blocked ' +
-          'or Suspicious cannot be changed by the institution (403 WALLET_STATUS_LOCKED, nothing changed).',
+          'or Suspicious cannot be changed by the institution (403 WALLET_STATUS_LOCKED, nothing changed). ' +
+          'With If-Match or expectedVersion, applies only if the customer is still at that version ' +
+          "(else 409 VERSION_CONFLICT, nothing changed). A change adds an entry to the customer's history " +
+          'and bumps its version; a request that changes nothing does neither.' +
+          etagNote,
+        headers: IfMatchHeaders,
         body: UpdateCustomerBody,
         response: {
           200: CustomerResponse,
@@ -69,19 +87,17 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
               'CUSTOMER_NOT_FOUND',
               'CUSTOMER_EMAIL_TAKEN',
               'CUSTOMER_EXTERNAL_ID_TAKEN',
+              'VERSION_CONFLICT',
             ],
           }),
         },
       },
     },
-    async (request) => {
-      const principal = institutionPrincipalOf(request);
-      const customer = await updateCustomer(
-        deps.db,
-        { institutionId: principal.institutionId, actor: actorOf(principal) },
-        request.body,
-      );
-      return { data: customer };
+    async (request, reply) => {
+      const { expectedVersion, ...input } = request.body;
+      const precondition = preconditionOf(request.headers['if-match'], expectedVersion);
+      const customer = await updateCustomer(deps.db, callerOf(request), input, precondition);
+      return { data: withEtag(reply, customer) };
     },
   );
 
@@ -92,12 +108,16 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
       schema: {
         tags: ['Customers'],
         summary: 'One customer, with every field',
+        description: etagNote.trim(),
         body: CustomerIdBody,
         response: { 200: CustomerResponse, ...errorResponses({ auth: true, codes: ['CUSTOMER_NOT_FOUND'] }) },
       },
     },
-    async (request) => ({
-      data: await customerDetails(deps.db, institutionPrincipalOf(request).institutionId, request.body.id),
+    async (request, reply) => ({
+      data: withEtag(
+        reply,
+        await customerDetails(deps.db, institutionPrincipalOf(request).institutionId, request.body.id),
+      ),
     }),
   );
 
@@ -114,5 +134,30 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
     },
     async (request) =>
       findInstitutionCustomers(deps.db, institutionPrincipalOf(request).institutionId, request.body),
+  );
+
+  app.post(
+    '/v2/customer/history',
+    {
+      config: { permission: 'customers:read' },
+      schema: {
+        tags: ['Customers'],
+        summary: "A customer's change history, newest first, paged with take and skip",
+        description:
+          'Every create, update and wallet-status change of the customer: when, who, the request id, the ' +
+          'action, and each changed field with its old and new value. Entries are never changed or deleted.',
+        body: CustomerHistoryBody,
+        response: {
+          200: HistoryPageResponse,
+          ...errorResponses({ auth: true, codes: ['CUSTOMER_NOT_FOUND'] }),
+        },
+      },
+    },
+    async (request) =>
+      customerHistory(
+        deps.db,
+        { kind: 'institution', institutionId: institutionPrincipalOf(request).institutionId },
+        request.body,
+      ),
   );
 }

@@ -85,6 +85,15 @@ export const CreateCustomerBody = Type.Object(
 );
 export type CreateCustomerBody = Static<typeof CreateCustomerBody>;
 
+/** The optimistic-concurrency precondition of an update (the body's form of If-Match). */
+const ExpectedVersion = Type.Integer({
+  minimum: 1,
+  maximum: 2147483647,
+  description:
+    'The customer version this change was prepared from (its `version`); if the customer has moved on, ' +
+    '409 VERSION_CONFLICT and nothing changes. Same as the If-Match header; if both are sent they must agree.',
+});
+
 /** Fields that exist on a customer but that update refuses, naming them. */
 export const notUpdatable = ['referralId', 'walletId', 'createdAt', 'updatedAt', 'walletStatusSetBy'];
 
@@ -105,6 +114,7 @@ export const UpdateCustomerBody = Type.Object(
     walletStatusReason: Type.Optional(
       Type.String({ maxLength: 500, description: 'Why the wallet status changes; needs walletStatus' }),
     ),
+    expectedVersion: Type.Optional(ExpectedVersion),
   },
   {
     additionalProperties: false,
@@ -183,6 +193,11 @@ const customerProperties = {
     enum: ['institution', 'operator'],
     description: 'Who set the current wallet status',
   }),
+  version: Type.Integer({
+    minimum: 1,
+    description:
+      'Starts at 1 and grows by one with every change (fields or wallet status); the ETag header is "<id>:<version>"',
+  }),
   createdAt: Timestamp(),
   updatedAt: Timestamp(),
 };
@@ -212,6 +227,7 @@ export const SetWalletStatusBody = Type.Object(
     walletId: Uuid(),
     status: WalletStatusSchema,
     reason: Type.Optional(Type.String({ maxLength: 500 })),
+    expectedVersion: Type.Optional(ExpectedVersion),
   },
   {
     additionalProperties: false,
@@ -220,3 +236,67 @@ export const SetWalletStatusBody = Type.Object(
   },
 );
 export type SetWalletStatusBody = Static<typeof SetWalletStatusBody>;
+
+/** The optional If-Match header of the routes that change one customer. */
+export const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      description:
+        'Optimistic concurrency: `*`, or the ETag a customer response carried (`"<id>:<version>"`). ' +
+        'A stale one gets 409 VERSION_CONFLICT and changes nothing; a malformed one is a 400.',
+    }),
+  ),
+});
+
+export const CustomerHistoryBody = Type.Object(
+  { id: Uuid('The customer'), take: Type.Optional(Take), skip: Type.Optional(Skip) },
+  { additionalProperties: false, examples: [{ id: 'd0eab186-19f1-446f-8b9e-739945941b89', take: 20 }] },
+);
+export type CustomerHistoryBody = Static<typeof CustomerHistoryBody>;
+
+const historyActions = ['create', 'update', 'wallet_status'] as const;
+
+export const HistoryEntry = Type.Object(
+  {
+    id: Uuid(),
+    customerId: Uuid(),
+    version: Type.Integer({ minimum: 1, description: "The customer's version after this change" }),
+    occurredAt: Timestamp('When the change was made; equals the updatedAt (createdAt) it produced'),
+    action: Type.Unsafe<(typeof historyActions)[number]>({
+      type: 'string',
+      enum: [...historyActions],
+      description: "create, update (/v2/customer/update), or wallet_status (the operator's wallet route)",
+    }),
+    actor: Type.Object(
+      {
+        type: Type.Unsafe<'user' | 'api_key' | 'operator'>({
+          type: 'string',
+          enum: ['user', 'api_key', 'operator'],
+        }),
+        id: NullableString({ format: 'uuid', description: 'The user, API key or operator account' }),
+        name: NullableString({
+          description:
+            "The user's or operator's email, or the API key's name, as they were then. Institutions see null " +
+            "for the operator's id and name.",
+        }),
+      },
+      { additionalProperties: false },
+    ),
+    requestId: Type.String({ description: 'The x-request-id of the request that made the change' }),
+    reason: NullableString({ description: 'The wallet status reason, when the change set one' }),
+    changes: Type.Array(
+      Type.Object(
+        { field: Type.String(), old: NullableString(), new: NullableString() },
+        { additionalProperties: false },
+      ),
+      { description: 'Each changed field with its old and new value (old is null on create)' },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type HistoryEntry = Static<typeof HistoryEntry>;
+
+export const HistoryPageResponse = Type.Object(
+  { data: Type.Array(HistoryEntry), meta: Page },
+  { additionalProperties: false },
+);

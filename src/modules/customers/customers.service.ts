@@ -2,17 +2,21 @@
 // uniqueness and referral rules are enforced by the database and translated by the error handler.
 import type { Database, Queryable } from '../../db/database.js';
 import { AppError, customerNotFound } from '../../platform/errors.js';
-import type { Actor } from '../../platform/principal.js';
 import { changeWalletStatus } from '../wallets/wallets.repository.js';
-import { nextWalletState } from '../wallets/wallet-status.js';
+import { nextWalletState, type WalletState } from '../wallets/wallet-status.js';
+import { checkPrecondition, type Precondition } from './customer-versions.js';
 import {
   customerFields,
   findCustomer,
   findCustomers,
+  findHistory,
   insertCustomerWithWallet,
   updateCustomer as updateCustomerRow,
+  type ChangeContext,
   type CustomerFields,
   type CustomerRow,
+  type FieldChange,
+  type HistoryRow,
   type Tenant,
 } from './customers.repository.js';
 import type {
@@ -20,10 +24,17 @@ import type {
   AdminFindCustomersBody,
   CreateCustomerBody,
   Customer,
+  CustomerHistoryBody,
   FindCustomersBody,
+  HistoryEntry,
   SetWalletStatusBody,
   UpdateCustomerBody,
 } from './customers.schemas.js';
+
+/** The caller of a change: its institution, and who and which request, for the history. */
+export interface Caller extends ChangeContext {
+  institutionId: string;
+}
 
 export function toCustomer(row: CustomerRow): Customer {
   return {
@@ -42,6 +53,7 @@ export function toCustomer(row: CustomerRow): Customer {
     itn: row.itn,
     walletStatus: row.walletStatus,
     walletStatusSetBy: row.walletStatusSetBy,
+    version: row.version,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -58,13 +70,37 @@ async function mustFind(db: Queryable, tenant: Tenant, by: { id: string } | { wa
   return row;
 }
 
+/** The wallet state change as history fields: only what moved. */
+function walletChanges(from: WalletState, to: WalletState | undefined): FieldChange[] {
+  if (to === undefined) return [];
+  return [
+    ...(from.status === to.status ? [] : [{ field: 'walletStatus', old: from.status, new: to.status }]),
+    ...(from.setBy === to.setBy ? [] : [{ field: 'walletStatusSetBy', old: from.setBy, new: to.setBy }]),
+  ];
+}
+
 export async function createCustomer(
   db: Database,
-  institutionId: string,
+  caller: Caller,
   input: CreateCustomerBody,
 ): Promise<Customer> {
-  // One statement, so customer and wallet exist together or not at all.
-  return toCustomer(await insertCustomerWithWallet(db, institutionId, input));
+  // The first history entry lists every value the customer starts with, its wallet's included,
+  // so that a customer's entries replayed from the oldest rebuild it.
+  const changes: FieldChange[] = [
+    ...customerFields
+      .filter((field) => input[field] !== undefined)
+      .map((field) => ({ field, old: null, new: input[field] ?? null })),
+    { field: 'walletStatus', old: null, new: 'Active' },
+    { field: 'walletStatusSetBy', old: null, new: 'institution' },
+  ];
+  // One statement, so customer, wallet and history entry exist together or not at all.
+  return toCustomer(
+    await insertCustomerWithWallet(db, caller.institutionId, input, {
+      actor: caller.actor,
+      requestId: caller.requestId,
+      changes,
+    }),
+  );
 }
 
 /** The fields of `input` whose values differ from the customer's. */
@@ -79,21 +115,35 @@ function changedFields(current: CustomerRow, input: Partial<CustomerFields>): Pa
 
 export async function updateCustomer(
   db: Database,
-  caller: { institutionId: string; actor: Actor },
-  input: UpdateCustomerBody,
+  caller: Caller,
+  input: Omit<UpdateCustomerBody, 'expectedVersion'>,
+  precondition?: Precondition,
 ): Promise<Customer> {
   const { id, walletStatus, walletStatusReason, ...fields } = input;
   const tenant: Tenant = { kind: 'institution', institutionId: caller.institutionId };
   return db.transaction(async (tx) => {
     const current = await findCustomer(tx, tenant, { id }, { lock: true });
     if (current === undefined) throw customerNotFound();
+    // Under the row lock: of two updates expecting one version, the second sees the first's.
+    checkPrecondition(precondition, current);
     const from = { status: current.walletStatus, setBy: current.walletStatusSetBy };
     // Checked first: a locked status fails the whole request, whatever else it would change.
     const to = walletStatus === undefined ? undefined : nextWalletState(from, walletStatus, 'institution');
     const changes = changedFields(current, fields);
     if (Object.keys(changes).length === 0 && to === undefined) return toCustomer(current);
 
-    const updatedAt = await updateCustomerRow(tx, caller.institutionId, id, changes);
+    const { updatedAt, version } = await updateCustomerRow(tx, caller.institutionId, id, changes, {
+      actor: caller.actor,
+      requestId: caller.requestId,
+      action: 'update',
+      reason: to === undefined ? null : (walletStatusReason ?? null),
+      changes: [
+        ...customerFields
+          .filter((field) => changes[field] !== undefined)
+          .map((field) => ({ field, old: current[field], new: changes[field] ?? null })),
+        ...walletChanges(from, to),
+      ],
+    });
     if (to !== undefined) {
       await changeWalletStatus(tx, {
         walletId: current.walletId,
@@ -111,6 +161,7 @@ export async function updateCustomer(
       ...changes,
       walletStatus: to?.status ?? current.walletStatus,
       walletStatusSetBy: to?.setBy ?? current.walletStatusSetBy,
+      version,
       updatedAt,
     });
   });
@@ -147,26 +198,82 @@ export async function adminFindCustomers(db: Database, body: AdminFindCustomersB
 /** The operator sets a wallet's status; Blocked or Suspicious locks it against the institution. */
 export async function setWalletStatusAsOperator(
   db: Database,
-  actor: Actor,
-  input: SetWalletStatusBody,
+  context: ChangeContext,
+  input: Omit<SetWalletStatusBody, 'expectedVersion'>,
+  precondition?: Precondition,
 ): Promise<AdminCustomer> {
   const tenant: Tenant = { kind: 'operator' };
   return db.transaction(async (tx) => {
     const current = await findCustomer(tx, tenant, { walletId: input.walletId }, { lock: true });
     if (current === undefined) throw new AppError('NOT_FOUND', 'Wallet not found');
+    checkPrecondition(precondition, current);
     const from = { status: current.walletStatus, setBy: current.walletStatusSetBy };
     const to = nextWalletState(from, input.status, 'operator');
     if (to === undefined) return toAdminCustomer(current);
-    // No field changes: this only moves the customer's updatedAt, as the status is part of it.
-    await updateCustomerRow(tx, current.institutionId, current.id, {});
+    // No field changes: this moves the customer's updatedAt and version, as the status is part of
+    // it, and records the change in the customer's history.
+    const { updatedAt, version } = await updateCustomerRow(
+      tx,
+      current.institutionId,
+      current.id,
+      {},
+      {
+        ...context,
+        action: 'wallet_status',
+        reason: input.reason ?? null,
+        changes: walletChanges(from, to),
+      },
+    );
     await changeWalletStatus(tx, {
       walletId: current.walletId,
       institutionId: current.institutionId,
       from,
       to,
-      actor,
+      actor: context.actor,
       reason: input.reason,
     });
-    return toAdminCustomer(await mustFind(tx, tenant, { id: current.id }));
+    return toAdminCustomer({
+      ...current,
+      walletStatus: to.status,
+      walletStatusSetBy: to.setBy,
+      version,
+      updatedAt,
+    });
   });
+}
+
+// ---- history ----
+
+/**
+ * A history entry as the API shows it. Institutions see that the operator acted, not which of
+ * the operator's staff: `actor.id` and `actor.name` are null for them on operator entries.
+ */
+function toHistoryEntry(row: HistoryRow, viewer: Tenant['kind']): HistoryEntry {
+  const hidden = viewer === 'institution' && row.actorType === 'operator';
+  return {
+    id: row.id,
+    customerId: row.customerId,
+    version: row.version,
+    occurredAt: row.occurredAt.toISOString(),
+    action: row.action,
+    actor: {
+      type: row.actorType,
+      id: hidden ? null : row.actorId,
+      name: hidden ? null : row.actorName,
+    },
+    requestId: row.requestId,
+    reason: row.reason,
+    changes: row.changes,
+  };
+}
+
+/** A customer's history entries, newest first, or 404 CUSTOMER_NOT_FOUND outside the tenant. */
+export async function customerHistory(db: Database, tenant: Tenant, body: CustomerHistoryBody) {
+  const page = pageOf(body);
+  const found = await findHistory(db, tenant, body.id, page);
+  if (found === undefined) throw customerNotFound();
+  return {
+    data: found.rows.map((row) => toHistoryEntry(row, tenant.kind)),
+    meta: { total: found.total, ...page },
+  };
 }

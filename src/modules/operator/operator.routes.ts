@@ -4,16 +4,21 @@ import type { App } from '../../platform/app-type.js';
 import { principalOf } from '../../platform/authenticate.js';
 import { errorResponses } from '../../platform/http-schemas.js';
 import { actorOf } from '../../platform/principal.js';
+import { preconditionOf, withEtag } from '../customers/customer-versions.js';
 import {
   AdminCustomerPageResponse,
   AdminCustomerResponse,
   AdminFindCustomersBody,
+  CustomerHistoryBody,
   CustomerIdBody,
+  HistoryPageResponse,
+  IfMatchHeaders,
   SetWalletStatusBody,
 } from '../customers/customers.schemas.js';
 import {
   adminCustomerDetails,
   adminFindCustomers,
+  customerHistory,
   setWalletStatusAsOperator,
 } from '../customers/customers.service.js';
 
@@ -27,14 +32,28 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
         summary: "Set a wallet's status as the operator",
         description:
           'Sets the status with walletStatusSetBy = operator. Blocked or Suspicious locks it: the institution ' +
-          'can no longer change it. Active lifts the lock.',
+          "can no longer change it. Active lifts the lock. A change bumps the customer's version and adds a " +
+          'history entry; If-Match or expectedVersion make it conditional (409 VERSION_CONFLICT). ' +
+          "The response carries the customer's ETag.",
+        headers: IfMatchHeaders,
         body: SetWalletStatusBody,
-        response: { 200: AdminCustomerResponse, ...errorResponses({ auth: true, codes: ['NOT_FOUND'] }) },
+        response: {
+          200: AdminCustomerResponse,
+          ...errorResponses({ auth: true, codes: ['NOT_FOUND', 'VERSION_CONFLICT'] }),
+        },
       },
     },
-    async (request) => ({
-      data: await setWalletStatusAsOperator(deps.db, actorOf(principalOf(request)), request.body),
-    }),
+    async (request, reply) => {
+      const { expectedVersion, ...input } = request.body;
+      const precondition = preconditionOf(request.headers['if-match'], expectedVersion);
+      const customer = await setWalletStatusAsOperator(
+        deps.db,
+        { actor: actorOf(principalOf(request)), requestId: request.id },
+        input,
+        precondition,
+      );
+      return { data: withEtag(reply, customer) };
+    },
   );
 
   app.post(
@@ -58,6 +77,7 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
       schema: {
         tags: ['Operator'],
         summary: "Any institution's customer",
+        description: 'The response carries the customer\'s ETag, `"<id>:<version>"`.',
         body: CustomerIdBody,
         response: {
           200: AdminCustomerResponse,
@@ -65,6 +85,26 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
         },
       },
     },
-    async (request) => ({ data: await adminCustomerDetails(deps.db, request.body.id) }),
+    async (request, reply) => ({
+      data: withEtag(reply, await adminCustomerDetails(deps.db, request.body.id)),
+    }),
+  );
+
+  app.post(
+    '/v2/admin/customer/history',
+    {
+      config: { permission: 'operator' },
+      schema: {
+        tags: ['Operator'],
+        summary: "Any institution's customer's change history, newest first",
+        description: 'As /v2/customer/history, with the operator staff who acted named.',
+        body: CustomerHistoryBody,
+        response: {
+          200: HistoryPageResponse,
+          ...errorResponses({ auth: true, codes: ['CUSTOMER_NOT_FOUND'] }),
+        },
+      },
+    },
+    async (request) => customerHistory(deps.db, { kind: 'operator' }, request.body),
   );
 }
