@@ -138,7 +138,7 @@ async function listenForCredentialChanges(
   cache: CredentialCache,
 ): Promise<void> {
   let lost = false;
-  const subscription = await db.listen(CREDENTIALS_CHANNEL, {
+  const subscribing = db.listen(CREDENTIALS_CHANNEL, {
     onNotify: () => {
       cache.forget();
     },
@@ -156,7 +156,16 @@ async function listenForCredentialChanges(
       }
     },
   });
+  // A database that cannot listen at all (the embedded one, closed) leaves the cache unused: every
+  // request asks the database, which answers what it can (503 here).
+  const subscription = await subscribing.catch((error: unknown) => {
+    app.log.warn(
+      { err: error },
+      'not hearing credential changes: every request is authenticated against the database',
+    );
+    return undefined;
+  });
   app.addHook('onClose', async () => {
-    await subscription.close();
+    await subscription?.close();
   });
 }

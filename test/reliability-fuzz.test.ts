@@ -74,7 +74,10 @@ const snapshotOf = (target: object) =>
   new Map(Reflect.ownKeys(target).map((key) => [key, Object.getOwnPropertyDescriptor(target, key)]));
 const pristine = prototypes.map(snapshotOf);
 
-/** The contract's error codes (contract.md "Errors", and USER_EMAIL_TAKEN from the README) below 500. */
+/**
+ * The contract's error codes (contract.md "Errors"; USER_EMAIL_TAKEN and issue 6's version and
+ * idempotency codes from the README) below 500.
+ */
 const contractCodes: Readonly<Record<string, number>> = {
   VALIDATION_ERROR: 400,
   INVALID_JSON: 400,
@@ -88,6 +91,9 @@ const contractCodes: Readonly<Record<string, number>> = {
   CUSTOMER_EMAIL_TAKEN: 409,
   CUSTOMER_EXTERNAL_ID_TAKEN: 409,
   USER_EMAIL_TAKEN: 409,
+  VERSION_CONFLICT: 409,
+  IDEMPOTENCY_IN_PROGRESS: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
