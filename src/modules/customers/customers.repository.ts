@@ -232,24 +232,19 @@ function findCustomerStatement(by: 'id' | 'walletId', tenant: Tenant['kind'], lo
   return lock ? text : prepared(`find_customer_by_${by === 'id' ? 'id' : 'wallet'}_for_${tenant}`, text);
 }
 
+/** findCustomer's statements for one key: per tenant kind, [read, locking read]. */
+const findCustomerStatementsBy = (by: 'id' | 'walletId') =>
+  ({
+    institution: [
+      findCustomerStatement(by, 'institution', false),
+      findCustomerStatement(by, 'institution', true),
+    ],
+    operator: [findCustomerStatement(by, 'operator', false), findCustomerStatement(by, 'operator', true)],
+  }) as const;
+
 const findCustomerStatements = {
-  id: {
-    institution: [
-      findCustomerStatement('id', 'institution', false),
-      findCustomerStatement('id', 'institution', true),
-    ],
-    operator: [findCustomerStatement('id', 'operator', false), findCustomerStatement('id', 'operator', true)],
-  },
-  walletId: {
-    institution: [
-      findCustomerStatement('walletId', 'institution', false),
-      findCustomerStatement('walletId', 'institution', true),
-    ],
-    operator: [
-      findCustomerStatement('walletId', 'operator', false),
-      findCustomerStatement('walletId', 'operator', true),
-    ],
-  },
+  id: findCustomerStatementsBy('id'),
+  walletId: findCustomerStatementsBy('walletId'),
 } as const;
 
 /** One customer by id or by wallet id; `lock` takes row locks on customer and wallet. */
