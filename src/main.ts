@@ -13,6 +13,8 @@ import { migrate } from './db/migrate.js';
 import { createAccessTokens } from './modules/auth/access-tokens.js';
 import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
+import { startWebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
+import { createSecretBox, dataDirSecretsKey } from './modules/webhooks/webhook-secrets.js';
 import { createLogger } from './platform/logger.js';
 import { createRateLimits, defaultRateLimitOptions, rateLimitRedis } from './platform/rate-limits.js';
 
@@ -84,6 +86,16 @@ async function main(): Promise<void> {
     apiKeyRequestsPerMinute: config.rateLimitApiKeyPerMinute,
   });
 
+  if (config.webhookAllowPrivateNetworks) {
+    logger.warn(
+      'WEBHOOK_ALLOW_PRIVATE_NETWORKS is set: webhooks may go to http:// and to loopback, private and link-local addresses; never set it in production',
+    );
+  }
+  const webhooks = {
+    secretBox: createSecretBox(config.webhookSecretsKey ?? dataDirSecretsKey(config.dataDir)),
+    allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+  };
+
   const app = await buildApp({
     db,
     logger,
@@ -101,6 +113,17 @@ async function main(): Promise<void> {
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     rateLimits,
+    webhooks,
+  });
+  const dispatcher = await startWebhookDispatcher({
+    db,
+    logger,
+    secretBox: webhooks.secretBox,
+    timeoutMs: config.webhookTimeoutMs,
+    retrySchedule: config.webhookRetrySchedule,
+    disableAfterMs: config.webhookDisableAfterMs,
+    allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+    concurrency: config.webhookConcurrency,
   });
 
   // Keep-alive connections at shutdown. Node's server.close() destroys the connections that are
@@ -137,8 +160,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs);
     timer.unref();
-    app
-      .close()
+    // Attempts in flight get half the grace period to finish; the rest are given back untried.
+    Promise.all([dispatcher.stop(config.shutdownGraceMs / 2), app.close()])
       .then(() => maintenance?.stop())
       .then(() => db.close())
       .then(async () => {

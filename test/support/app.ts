@@ -14,6 +14,8 @@ import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
 import { createLogger } from '../../src/platform/logger.js';
 import type { RateLimits } from '../../src/platform/rate-limits.js';
+import { createSecretBox } from '../../src/modules/webhooks/webhook-secrets.js';
+import type { WebhookSettings } from '../../src/modules/webhooks/webhooks.service.js';
 import { collectCredentialHeaders, collectSensitive, recordLogs } from './report.js';
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined;
@@ -27,6 +29,8 @@ export interface TestApp {
   accessTokens: AccessTokens;
   /** Every log line the app wrote, as text. */
   logs: string[];
+  /** The app's webhook settings: its secret box (for a dispatcher) and destination rule. */
+  webhooks: WebhookSettings;
   close(): Promise<void>;
 }
 
@@ -68,7 +72,12 @@ export async function openTestDatabase(): Promise<TestDatabase> {
 }
 
 export async function startTestApp(
-  options: { database?: TestDatabase; corsOrigins?: string[]; rateLimits?: RateLimits } = {},
+  options: {
+    database?: TestDatabase;
+    corsOrigins?: string[];
+    rateLimits?: RateLimits;
+    webhooks?: Partial<WebhookSettings>;
+  } = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await openTestDatabase());
   await migrate(database.db);
@@ -76,12 +85,17 @@ export async function startTestApp(
     email: OPERATOR.email,
     passwordHash: await hashPassword(OPERATOR.password),
   });
-  const { app, accessTokens, logs } = await buildAppOn(database.db, options);
+  const webhooks: WebhookSettings = {
+    secretBox: options.webhooks?.secretBox ?? createSecretBox(randomBytes(32).toString('base64')),
+    allowPrivateNetworks: options.webhooks?.allowPrivateNetworks ?? false,
+  };
+  const { app, accessTokens, logs } = await buildAppOn(database.db, { ...options, webhooks });
   return {
     app,
     db: database.db,
     accessTokens,
     logs,
+    webhooks,
     close: async () => {
       await app.close();
       await database.drop();
@@ -134,7 +148,12 @@ function watchInjections(app: Awaited<ReturnType<typeof buildApp>>, sensitive: S
  */
 export async function buildAppOn(
   db: Database,
-  options: { corsOrigins?: string[]; rateLimits?: RateLimits; accessTokens?: AccessTokens } = {},
+  options: {
+    corsOrigins?: string[];
+    rateLimits?: RateLimits;
+    accessTokens?: AccessTokens;
+    webhooks?: WebhookSettings;
+  } = {},
 ): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; accessTokens: AccessTokens; logs: string[] }> {
   const logs: string[] = [];
   const sink = new Writable({
@@ -159,6 +178,7 @@ export async function buildAppOn(
     trustProxy: false,
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
+    ...(options.webhooks === undefined ? {} : { webhooks: options.webhooks }),
   });
   const sensitive = new Set<string>();
   watchInjections(app, sensitive);
