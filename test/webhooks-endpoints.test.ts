@@ -357,10 +357,12 @@ describe(`webhook deliveries to inside addresses (${engine})`, () => {
     const dispatcher = await startTestDispatcher(t, {
       allowPrivateNetworks: false,
       retrySchedule: [0],
-      resolver: async (hostname) => {
+      resolver: (hostname) => {
         const address = resolved[hostname];
-        if (address === undefined) throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
-        return [{ address, family: address.includes(':') ? 6 : 4 }];
+        if (address === undefined) {
+          return Promise.reject(Object.assign(new Error('not found'), { code: 'ENOTFOUND' }));
+        }
+        return Promise.resolve([{ address, family: address.includes(':') ? 6 : 4 }]);
       },
     });
     try {

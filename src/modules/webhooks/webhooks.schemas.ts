@@ -229,6 +229,13 @@ export const RedeliverBody = Type.Object(
   {
     additionalProperties: false,
     description: 'Either eventId, or since and until (inclusive, on the event timestamp).',
+    // Each alternative names the properties it requires (Ajv's strict mode wants them defined there).
+    anyOf: [
+      { properties: { eventId: Uuid() }, required: ['eventId'] },
+      { properties: { since: Type.String(), until: Type.String() }, required: ['since', 'until'] },
+    ],
+    not: { properties: { eventId: Uuid(), since: Type.String() }, required: ['eventId', 'since'] },
+    dependencies: { since: ['until'], until: ['since'] },
   },
 );
 export type RedeliverBody = Static<typeof RedeliverBody>;
