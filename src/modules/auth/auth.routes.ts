@@ -90,6 +90,7 @@ export function authRoutes(app: App, deps: AuthDeps): void {
       config: { permission: 'public' },
       schema: {
         tags: ['Auth'],
+        operationId: 'jwks',
         summary: 'The public keys that sign access tokens (JWK set)',
         description:
           'The current signing key and, during a key rotation, the previous ones whose tokens are still valid. ' +
