@@ -107,6 +107,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     },
     transform: ({ schema, url, route }) => {
       const permission = route.config?.permission;
+      // An empty requirement: the operation may also be called without credentials.
+      const security = [
+        ...securityFor(permission),
+        ...(route.config?.credentialsOptional === true ? [{}] : []),
+      ];
       const operationId = (schema as { operationId?: string }).operationId ?? operationIdOf(url);
       const documented = withClientErrorDocumented({
         ...schema,
