@@ -16,6 +16,12 @@ declare module 'fastify' {
      * instead of waiting for the database's notification (which tells the other instances).
      */
     revokesCredentials?: boolean;
+    /**
+     * The route also serves requests that bring no credentials at all (logout with a refresh
+     * token in its body): it then runs with no principal and checks what it needs itself.
+     * Credentials that are sent are checked as on any route.
+     */
+    credentialsOptional?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | undefined;
@@ -70,6 +76,10 @@ export function registerAuthentication(app: FastifyInstance, authenticators: Aut
       if (permission === undefined)
         throw new Error(`Route ${request.routeOptions.url ?? ''} declares no permission`);
       if (permission === 'public') return;
+      const config = request.routeOptions.config;
+      const sendsCredentials =
+        request.headers.authorization !== undefined || request.headers['api-key'] !== undefined;
+      if (config.credentialsOptional === true && !sendsCredentials) return;
       const principal = await authenticate(request, authenticators);
       if (!isAllowed(principal, permission)) throw forbidden();
       request.principal = principal;

@@ -119,7 +119,7 @@ export const UpdateCustomerBody = Type.Object(
   {
     additionalProperties: false,
     'x-immutable': notUpdatable,
-    dependencies: { walletStatusReason: ['walletStatus'] },
+    'x-requires': { walletStatusReason: ['walletStatus'] },
     description:
       'Send `id` and the fields to change; `null` clears an optional field. ' +
       `${notUpdatable.join(', ')} cannot be updated.`,
