@@ -35,6 +35,7 @@ export interface Config {
   readonly rateLimitLoginFailuresPerAddress: number;
   readonly rateLimitApiKeyFailuresPerAddress: number;
   readonly rateLimitApiKeyPerMinute: number;
+  readonly rateLimitApiKeyPerSecond: number;
 }
 
 export class ConfigError extends Error {
@@ -232,6 +233,7 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
       1,
       100_000,
     ),
-    rateLimitApiKeyPerMinute: integer(env, 'RATE_LIMIT_API_KEY_PER_MINUTE', 600, 1, 1_000_000),
+    rateLimitApiKeyPerMinute: integer(env, 'RATE_LIMIT_API_KEY_PER_MINUTE', 6000, 1, 100_000_000),
+    rateLimitApiKeyPerSecond: integer(env, 'RATE_LIMIT_API_KEY_PER_SECOND', 200, 1, 10_000_000),
   });
 }

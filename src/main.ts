@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     loginFailuresPerAddress: config.rateLimitLoginFailuresPerAddress,
     apiKeyFailuresPerAddress: config.rateLimitApiKeyFailuresPerAddress,
     apiKeyRequestsPerMinute: config.rateLimitApiKeyPerMinute,
+    apiKeyRequestsPerSecond: config.rateLimitApiKeyPerSecond,
   });
 
   const app = await buildApp({

@@ -39,7 +39,8 @@ export function distributionOf(comment: string | null): Distribution | string {
   if (/^global:\s*\S/.test(text)) return { kind: 'global' };
   const tenantKey = /^tenant key:\s*([a-z_][a-z0-9_]*):\s*\S/.exec(text);
   if (tenantKey?.[1] !== undefined) return { kind: 'tenant', column: tenantKey[1] };
-  if (/^(global|tenant key)\b/i.test(text)) return `its comment "${text}" is not a declaration the rule reads`;
+  if (/^(global|tenant key)\b/i.test(text))
+    return `its comment "${text}" is not a declaration the rule reads`;
   return { kind: 'tenant', column: 'institution_id' };
 }
 
@@ -115,7 +116,9 @@ export async function shardabilityProblems(db: Queryable): Promise<string[]> {
     if (from === undefined || to === undefined) continue;
     if (from.kind === 'global') {
       if (to.kind === 'tenant') {
-        problems.push(`${key.table}: global table whose foreign key ${key.name} refers to tenant table ${key.referenced}`);
+        problems.push(
+          `${key.table}: global table whose foreign key ${key.name} refers to tenant table ${key.referenced}`,
+        );
       }
       continue;
     }
@@ -156,7 +159,13 @@ describe('the schema stays shardable by institution', () => {
       return typeof distribution !== 'string' && distribution.kind === 'tenant';
     });
     // The tables that hold an institution's customers are distributed with it.
-    for (const table of ['customers', 'wallets', 'wallet_status_changes', 'customer_history', 'idempotency_keys']) {
+    for (const table of [
+      'customers',
+      'wallets',
+      'wallet_status_changes',
+      'customer_history',
+      'idempotency_keys',
+    ]) {
       assert.ok(
         tenant.some((row) => row.name === table),
         `${table} is a tenant table`,
