@@ -51,7 +51,12 @@ export interface RateLimitOptions {
   firstBlockSeconds?: number;
   /** The longest block (default 1 hour). */
   maxBlockSeconds?: number;
+  /** Told of every refusal (for metrics). */
+  onRefusal?: ((limit: RateLimitName) => void) | undefined;
 }
+
+/** The limits that can refuse a request. */
+export type RateLimitName = 'login' | 'api_key_failures' | 'api_key_burst' | 'api_key_sustained';
 
 export const defaultRateLimitOptions = {
   keyPrefix: 'customercore:rl',
@@ -212,6 +217,7 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
         loginAddresses.blockedFor(address),
       ]);
       if (accountMs > 0 || addressMs > 0) {
+        options.onRefusal?.('login');
         throw new RateLimitedError('Too many failed logins; retry later', Math.max(accountMs, addressMs));
       }
     },
@@ -226,8 +232,10 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
     },
     async checkApiKeyFailures(address) {
       const ms = await apiKeyAddresses.blockedFor(address);
-      if (ms > 0)
+      if (ms > 0) {
+        options.onRefusal?.('api_key_failures');
         throw new RateLimitedError('Too many failed API key attempts from this address; retry later', ms);
+      }
     },
     recordApiKeyFailure: (address) => apiKeyAddresses.recordFailure(address),
     async consumeApiKeyRequest(keyId) {
@@ -257,6 +265,7 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
       const longest = refused.reduce((a, b) => (b.result.msBeforeNext > a.result.msBeforeNext ? b : a));
       const { policy, quota, windowSeconds } = longest.budget;
       const rate = windowSeconds === 1 ? `${quota} requests a second` : `${quota} requests a minute`;
+      options.onRefusal?.(policy === 'burst' ? 'api_key_burst' : 'api_key_sustained');
       const seconds = Math.max(1, Math.ceil(longest.result.msBeforeNext / 1000));
       throw new RateLimitedError(
         `This API key has spent its ${policy} budget (${rate}); retry in ${seconds} s`,
