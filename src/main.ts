@@ -151,9 +151,14 @@ async function main(): Promise<void> {
       .then(
         () =>
           new Promise<void>((resolve) => {
-            if (metricsServer === undefined) resolve();
-            else metricsServer.close(() => resolve());
-            metricsServer?.closeAllConnections();
+            if (metricsServer === undefined) {
+              resolve();
+              return;
+            }
+            metricsServer.close(() => {
+              resolve();
+            });
+            metricsServer.closeAllConnections();
           }),
       )
       .then(() => maintenance?.stop())

@@ -25,8 +25,8 @@ export interface Metrics {
   instrument(app: FastifyInstance): void;
   /** Reports the pool's state at each scrape. */
   observePool(stats: () => PoolStats): void;
-  observeCheckout(waitSeconds: number): void;
-  countRefusal(limit: RateLimitName): void;
+  readonly observeCheckout: (waitSeconds: number) => void;
+  readonly countRefusal: (limit: RateLimitName) => void;
 }
 
 export function createMetrics(): Metrics {
