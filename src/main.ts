@@ -14,6 +14,7 @@ import { createAccessTokens } from './modules/auth/access-tokens.js';
 import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
 import { createLogger } from './platform/logger.js';
+import { createMetrics, metricsPort, serveMetrics } from './platform/metrics.js';
 import { createRateLimits, defaultRateLimitOptions, rateLimitRedis } from './platform/rate-limits.js';
 
 /** How long idle keep-alive connections stay open once shutting down has begun (see stop()). */
@@ -36,6 +37,7 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
+  const metrics = config.metricsPort === undefined ? undefined : createMetrics();
 
   let lock: DataDirLock | undefined;
   let db: Database;
@@ -49,9 +51,12 @@ async function main(): Promise<void> {
       poolSize: config.databasePoolSize,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
       statementTimeoutMs: config.databaseStatementTimeoutMs,
+      preparedStatements: config.databasePreparedStatements,
+      listenConnectionString: config.databaseListenUrl,
       onPoolError: (error) => {
         logger.warn({ err: error }, 'idle database connection failed');
       },
+      onCheckout: metrics?.observeCheckout,
     });
     logger.info('using PostgreSQL from DATABASE_URL');
   }
@@ -82,6 +87,8 @@ async function main(): Promise<void> {
     loginFailuresPerAddress: config.rateLimitLoginFailuresPerAddress,
     apiKeyFailuresPerAddress: config.rateLimitApiKeyFailuresPerAddress,
     apiKeyRequestsPerMinute: config.rateLimitApiKeyPerMinute,
+    apiKeyRequestsPerSecond: config.rateLimitApiKeyPerSecond,
+    onRefusal: metrics?.countRefusal,
   });
 
   const app = await buildApp({
@@ -101,6 +108,7 @@ async function main(): Promise<void> {
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     rateLimits,
+    metrics,
   });
 
   // Keep-alive connections at shutdown. Node's server.close() destroys the connections that are
@@ -112,6 +120,7 @@ async function main(): Promise<void> {
   // connections stay open a moment, so a request on them gets the 503 answer (nothing changed,
   // retry elsewhere), before the rest are closed.
   let stopping = false;
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   const unanswered = new Set<ServerResponse>();
   app.server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
     if (stopping) {
@@ -139,6 +148,19 @@ async function main(): Promise<void> {
     timer.unref();
     app
       .close()
+      .then(
+        () =>
+          new Promise<void>((resolve) => {
+            if (metricsServer === undefined) {
+              resolve();
+              return;
+            }
+            metricsServer.close(() => {
+              resolve();
+            });
+            metricsServer.closeAllConnections();
+          }),
+      )
       .then(() => maintenance?.stop())
       .then(() => db.close())
       .then(async () => {
@@ -164,6 +186,11 @@ async function main(): Promise<void> {
   });
 
   await app.listen({ port: config.port, host: config.host });
+  // Its own server and port, so that wherever the API is exposed the metrics are not.
+  if (metrics !== undefined && config.metricsPort !== undefined) {
+    metricsServer = await serveMetrics(metrics, config.metricsHost, config.metricsPort);
+    logger.info({ port: metricsPort(metricsServer), host: config.metricsHost }, 'serving /metrics');
+  }
 }
 
 main().catch((error: unknown) => {

@@ -6,13 +6,14 @@ import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
-import { openPglite, openPostgres, type Database } from '../../src/db/database.js';
+import { openPglite, openPostgres, type Database, type PostgresOptions } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createAccessTokens, type AccessTokens } from '../../src/modules/auth/access-tokens.js';
 import { generateSigningKeyPem, signingKeyFromPem } from '../../src/modules/auth/signing-key.js';
 import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
 import { createLogger } from '../../src/platform/logger.js';
+import type { Metrics } from '../../src/platform/metrics.js';
 import type { RateLimits } from '../../src/platform/rate-limits.js';
 import { collectCredentialHeaders, collectSensitive, recordLogs } from './report.js';
 
@@ -37,7 +38,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function openTestDatabase(): Promise<TestDatabase> {
+export async function openTestDatabase(
+  options: Pick<PostgresOptions, 'onCheckout' | 'preparedStatements'> = {},
+): Promise<TestDatabase> {
   if (testDatabaseUrl === undefined) {
     const db = await openPglite(undefined);
     return { db, drop: () => db.close() };
@@ -53,6 +56,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     connectTimeoutMs: 5000,
     statementTimeoutMs: 10_000,
     schema,
+    ...options,
   });
   return {
     db,
@@ -68,7 +72,12 @@ export async function openTestDatabase(): Promise<TestDatabase> {
 }
 
 export async function startTestApp(
-  options: { database?: TestDatabase; corsOrigins?: string[]; rateLimits?: RateLimits } = {},
+  options: {
+    database?: TestDatabase;
+    corsOrigins?: string[];
+    rateLimits?: RateLimits;
+    metrics?: Metrics;
+  } = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await openTestDatabase());
   await migrate(database.db);
@@ -134,7 +143,12 @@ function watchInjections(app: Awaited<ReturnType<typeof buildApp>>, sensitive: S
  */
 export async function buildAppOn(
   db: Database,
-  options: { corsOrigins?: string[]; rateLimits?: RateLimits; accessTokens?: AccessTokens } = {},
+  options: {
+    corsOrigins?: string[];
+    rateLimits?: RateLimits;
+    accessTokens?: AccessTokens;
+    metrics?: Metrics;
+  } = {},
 ): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; accessTokens: AccessTokens; logs: string[] }> {
   const logs: string[] = [];
   const sink = new Writable({
@@ -159,6 +173,7 @@ export async function buildAppOn(
     trustProxy: false,
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   const sensitive = new Set<string>();
   watchInjections(app, sensitive);
