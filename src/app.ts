@@ -27,6 +27,7 @@ import { AppError, serviceUnavailable } from './platform/errors.js';
 import { registerIdempotency } from './platform/idempotency.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './platform/json-body.js';
 import { createRateLimits, defaultRateLimitOptions, type RateLimits } from './platform/rate-limits.js';
+import type { Metrics } from './platform/metrics.js';
 import { registerOpenApi } from './platform/openapi.js';
 import { registerSecurityHeaders } from './platform/security-headers.js';
 import { requestIdOf } from './platform/request-id.js';
@@ -46,6 +47,8 @@ export interface AppDeps {
    * app's own (secrets then readable by this app only) and public destinations only.
    */
   webhooks?: WebhookSettings;
+  /** Prometheus metrics (METRICS_PORT); nothing is measured when absent. */
+  metrics?: Metrics;
 }
 
 export async function buildApp(appDeps: AppDeps) {
@@ -87,6 +90,10 @@ export async function buildApp(appDeps: AppDeps) {
 
   registerJsonBody(app);
   registerErrorHandling(app);
+  if (deps.metrics !== undefined) {
+    deps.metrics.instrument(app);
+    if (deps.db.poolStats !== undefined) deps.metrics.observePool(deps.db.poolStats.bind(deps.db));
+  }
 
   let closing = false;
   app.addHook('preClose', (done) => {

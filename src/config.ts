@@ -14,6 +14,10 @@ export interface Config {
   readonly databasePoolSize: number;
   readonly databaseConnectTimeoutMs: number;
   readonly databaseStatementTimeoutMs: number;
+  /** Prepare the per-request statements on each connection (off behind a transaction-mode pooler). */
+  readonly databasePreparedStatements: boolean;
+  /** Where the LISTEN connection goes, when not to `databaseUrl` (past a transaction-mode pooler). */
+  readonly databaseListenUrl: string | undefined;
   /** PEM (PKCS#8) Ed25519 private key; required with `databaseUrl`, generated into `dataDir` otherwise. */
   readonly jwtPrivateKeyPem: string | undefined;
   /** PEM public keys of earlier signing keys, whose tokens stay valid until they expire. */
@@ -47,6 +51,10 @@ export interface Config {
   readonly webhookConcurrency: number;
   /** Base64 of the 32-byte key encrypting webhook secrets at rest; generated into `dataDir` when unset. */
   readonly webhookSecretsKey: string | undefined;
+  readonly rateLimitApiKeyPerSecond: number;
+  /** Port of the Prometheus /metrics endpoint, a server of its own; undefined: no metrics. */
+  readonly metricsPort: number | undefined;
+  readonly metricsHost: string;
 }
 
 export class ConfigError extends Error {
@@ -92,17 +100,17 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   return raw as T;
 }
 
-function databaseUrl(env: Env): string | undefined {
-  const raw = text(env, 'DATABASE_URL');
+function databaseUrl(env: Env, name = 'DATABASE_URL'): string | undefined {
+  const raw = text(env, name);
   if (raw === undefined) return undefined;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError('DATABASE_URL', 'must be a URL such as postgres://user:password@host:5432/db');
+    throw new ConfigError(name, 'must be a URL such as postgres://user:password@host:5432/db');
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://');
+    throw new ConfigError(name, 'must start with postgres:// or postgresql://');
   }
   return raw;
 }
@@ -261,6 +269,10 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     marker: '-----BEGIN PUBLIC KEY-----',
     what: 'one or more PEM public keys',
   });
+  const listenUrl = databaseUrl(env, 'DATABASE_LISTEN_URL');
+  if (listenUrl !== undefined && url === undefined) {
+    throw new ConfigError('DATABASE_LISTEN_URL', 'can only be set together with DATABASE_URL');
+  }
   if (url !== undefined && jwtPrivateKeyPem === undefined) {
     // Several instances share one PostgreSQL; each must sign with the same key, so the key is
     // configuration, never generated per instance.
@@ -283,6 +295,8 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    databasePreparedStatements: boolean(env, 'DATABASE_PREPARED_STATEMENTS', true),
+    databaseListenUrl: listenUrl,
     jwtPrivateKeyPem,
     jwtPreviousPublicKeysPem,
     jwtIssuer: text(env, 'JWT_ISSUER') ?? 'customercore',
@@ -313,12 +327,16 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
       1,
       100_000,
     ),
-    rateLimitApiKeyPerMinute: integer(env, 'RATE_LIMIT_API_KEY_PER_MINUTE', 600, 1, 1_000_000),
     webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 15_000, 100, 120_000),
     webhookRetrySchedule: Object.freeze(retrySchedule(env)),
     webhookDisableAfterMs: duration(env, 'WEBHOOK_DISABLE_AFTER', '5d', 1000),
     webhookAllowPrivateNetworks: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
     webhookConcurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 1000),
     webhookSecretsKey: secretsKey,
+    rateLimitApiKeyPerMinute: integer(env, 'RATE_LIMIT_API_KEY_PER_MINUTE', 6000, 1, 100_000_000),
+    rateLimitApiKeyPerSecond: integer(env, 'RATE_LIMIT_API_KEY_PER_SECOND', 200, 1, 10_000_000),
+    metricsPort:
+      text(env, 'METRICS_PORT') === undefined ? undefined : integer(env, 'METRICS_PORT', 0, 0, 65535),
+    metricsHost: text(env, 'METRICS_HOST') ?? '127.0.0.1',
   });
 }

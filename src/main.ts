@@ -16,6 +16,7 @@ import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
 import { startWebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { createSecretBox, dataDirSecretsKey } from './modules/webhooks/webhook-secrets.js';
 import { createLogger } from './platform/logger.js';
+import { createMetrics, metricsPort, serveMetrics } from './platform/metrics.js';
 import { createRateLimits, defaultRateLimitOptions, rateLimitRedis } from './platform/rate-limits.js';
 
 /** How long idle keep-alive connections stay open once shutting down has begun (see stop()). */
@@ -38,6 +39,7 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
+  const metrics = config.metricsPort === undefined ? undefined : createMetrics();
 
   let lock: DataDirLock | undefined;
   let db: Database;
@@ -51,9 +53,12 @@ async function main(): Promise<void> {
       poolSize: config.databasePoolSize,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
       statementTimeoutMs: config.databaseStatementTimeoutMs,
+      preparedStatements: config.databasePreparedStatements,
+      listenConnectionString: config.databaseListenUrl,
       onPoolError: (error) => {
         logger.warn({ err: error }, 'idle database connection failed');
       },
+      onCheckout: metrics?.observeCheckout,
     });
     logger.info('using PostgreSQL from DATABASE_URL');
   }
@@ -84,6 +89,8 @@ async function main(): Promise<void> {
     loginFailuresPerAddress: config.rateLimitLoginFailuresPerAddress,
     apiKeyFailuresPerAddress: config.rateLimitApiKeyFailuresPerAddress,
     apiKeyRequestsPerMinute: config.rateLimitApiKeyPerMinute,
+    apiKeyRequestsPerSecond: config.rateLimitApiKeyPerSecond,
+    onRefusal: metrics?.countRefusal,
   });
 
   if (config.webhookAllowPrivateNetworks) {
@@ -114,6 +121,7 @@ async function main(): Promise<void> {
     corsOrigins: config.corsOrigins,
     rateLimits,
     webhooks,
+    metrics,
   });
   const dispatcher = await startWebhookDispatcher({
     db,
@@ -135,6 +143,7 @@ async function main(): Promise<void> {
   // connections stay open a moment, so a request on them gets the 503 answer (nothing changed,
   // retry elsewhere), before the rest are closed.
   let stopping = false;
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
   const unanswered = new Set<ServerResponse>();
   app.server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
     if (stopping) {
@@ -162,6 +171,19 @@ async function main(): Promise<void> {
     timer.unref();
     // Attempts in flight get half the grace period to finish; the rest are given back untried.
     Promise.all([dispatcher.stop(config.shutdownGraceMs / 2), app.close()])
+      .then(
+        () =>
+          new Promise<void>((resolve) => {
+            if (metricsServer === undefined) {
+              resolve();
+              return;
+            }
+            metricsServer.close(() => {
+              resolve();
+            });
+            metricsServer.closeAllConnections();
+          }),
+      )
       .then(() => maintenance?.stop())
       .then(() => db.close())
       .then(async () => {
@@ -187,6 +209,11 @@ async function main(): Promise<void> {
   });
 
   await app.listen({ port: config.port, host: config.host });
+  // Its own server and port, so that wherever the API is exposed the metrics are not.
+  if (metrics !== undefined && config.metricsPort !== undefined) {
+    metricsServer = await serveMetrics(metrics, config.metricsHost, config.metricsPort);
+    logger.info({ port: metricsPort(metricsServer), host: config.metricsHost }, 'serving /metrics');
+  }
 }
 
 main().catch((error: unknown) => {

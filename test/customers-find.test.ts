@@ -1,6 +1,7 @@
 // POST /v2/customer/find and /v2/customer/details: every filter alone and combined, inclusive
 // date bounds, stable newest-first paging, validation of the page, and the institution boundary.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { engine, startTestApp, type TestApp } from './support/app.js';
@@ -254,7 +255,7 @@ describe(`customers find and details (${engine})`, () => {
         [...stored].sort(newestFirst).map((customer) => customer.id),
       );
       assert.deepEqual(response.body.data, [...stored].sort(newestFirst));
-      assert.deepEqual(response.body.meta, { total: then.length, take: 20, skip: 0 });
+      assert.deepEqual(response.body.meta, { total: then.length, take: 20, skip: 0, nextCursor: null });
     });
   }
 
@@ -473,19 +474,125 @@ describe(`customers find and details (${engine})`, () => {
     for (const skip of [0, 3, 6, 9]) pages.push(await find(institution.owner, { take: 3, skip }));
     const again = await find(institution.owner, { take: 3, skip: 3 });
 
+    const paged = pages.flatMap(idsOf);
     assert.deepEqual(
       pages.map((page) => page.body.data.length),
       [3, 3, 1, 0],
     );
     assert.deepEqual(
       pages.map((page) => page.body.meta),
-      [0, 3, 6, 9].map((skip) => ({ total: 7, take: 3, skip })),
+      [0, 3, 6, 9].map((skip) => ({
+        total: 7,
+        take: 3,
+        skip,
+        nextCursor: skip === 0 ? paged[2] : skip === 3 ? paged[5] : null,
+      })),
     );
-    const paged = pages.flatMap(idsOf);
     assert.equal(new Set(paged).size, 7);
     assert.deepEqual(paged, idsOf(everyone));
     assert.deepEqual([...paged].sort(), created.map((customer) => customer.id).sort());
     assert.deepEqual(idsOf(again), idsOf(pages[1]!));
+  });
+
+  it('when pages are read by cursor, then each starts right after the previous one and together they hold everyone', async () => {
+    const institution = await createInstitution(t, operator);
+    const created = [];
+    for (let index = 0; index < 8; index++) created.push(await createCustomer(t, institution.owner));
+    // Ties on createdAt, including across a page boundary, so the id tie-break must hold the cursor.
+    await setCreatedAt(
+      [created[1].id, created[2].id, created[3].id, created[6].id],
+      '2024-05-05T05:05:05.505Z',
+    );
+    const everyone = idsOf(await find(institution.owner, { take: 100 }));
+
+    const pages = [];
+    let cursor: string | null | undefined;
+    do {
+      const page = await find(institution.owner, {
+        take: 3,
+        ...(cursor === undefined ? {} : { startingAfter: cursor }),
+      });
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      pages.push(page);
+      cursor = page.body.meta.nextCursor as string | null;
+    } while (cursor !== null && pages.length < 10);
+
+    assert.deepEqual(
+      pages.map((page) => page.body.data.length),
+      [3, 3, 2],
+    );
+    assert.deepEqual(pages.flatMap(idsOf), everyone);
+    assert.deepEqual(
+      pages.map((page) => page.body.meta),
+      [
+        { total: 8, take: 3, skip: 0, nextCursor: everyone[2] },
+        { total: 8, take: 3, skip: 0, nextCursor: everyone[5] },
+        { total: 8, take: 3, skip: 0, nextCursor: null },
+      ],
+    );
+  });
+
+  it('when a cursor is combined with filters, then the page holds the next matches only', async () => {
+    const institution = await createInstitution(t, operator);
+    const created = [];
+    for (let index = 0; index < 6; index++) {
+      created.push(
+        await createCustomer(
+          t,
+          institution.owner,
+          index % 2 === 0 ? { comment: `cursor-probe ${index}` } : {},
+        ),
+      );
+    }
+    const matching = idsOf(await find(institution.owner, { comment: 'cursor-probe', take: 100 }));
+    // The cursor may name any customer the caller can see, matching or not.
+    const nonMatching = created.find((customer) => !matching.includes(customer.id))!;
+    const everyone = idsOf(await find(institution.owner, { take: 100 }));
+
+    const first = await find(institution.owner, { comment: 'cursor-probe', take: 2 });
+    const second = await find(institution.owner, {
+      comment: 'cursor-probe',
+      take: 2,
+      startingAfter: first.body.meta.nextCursor,
+    });
+    const afterOther = await find(institution.owner, {
+      comment: 'cursor-probe',
+      startingAfter: nonMatching.id,
+    });
+
+    assert.deepEqual(idsOf(first), matching.slice(0, 2));
+    assert.deepEqual(idsOf(second), matching.slice(2));
+    assert.equal(second.body.meta.nextCursor, null);
+    assert.deepEqual(
+      idsOf(afterOther),
+      matching.filter((id) => everyone.indexOf(id) > everyone.indexOf(nonMatching.id)),
+    );
+  });
+
+  it("when startingAfter names no customer of the caller's, or comes with skip, then find is 400 VALIDATION_ERROR", async () => {
+    const institution = await createInstitution(t, operator);
+    const other = await createInstitution(t, operator);
+    const mine = await createCustomer(t, institution.owner);
+    const theirs = await createCustomer(t, other.owner);
+
+    const unknown = await post(t, '/v2/customer/find', { startingAfter: randomUUID() }, institution.owner);
+    const foreign = await post(t, '/v2/customer/find', { startingAfter: theirs.id }, institution.owner);
+    const both = await post(t, '/v2/customer/find', { startingAfter: mine.id, skip: 1 }, institution.owner);
+    const notUuid = await post(t, '/v2/customer/find', { startingAfter: 'abc' }, institution.owner);
+
+    for (const [answer, field] of [
+      [unknown, 'startingAfter'],
+      [foreign, 'startingAfter'],
+      [both, 'skip'],
+      [notUuid, 'startingAfter'],
+    ] as const) {
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      assert.equal(answer.body.code, 'VALIDATION_ERROR');
+      assert.deepEqual(
+        answer.body.details.map((detail: { field: string }) => detail.field),
+        [field],
+      );
+    }
   });
 
   it('when take and skip are left out, then a page of 20 from the start is returned', async () => {
@@ -497,12 +604,12 @@ describe(`customers find and details (${engine})`, () => {
     const smallest = await find(institution.owner, { take: 1, skip: 20 });
 
     assert.equal(defaults.body.data.length, 20);
-    assert.deepEqual(defaults.body.meta, { total: 21, take: 20, skip: 0 });
+    assert.deepEqual(defaults.body.meta, { total: 21, take: 20, skip: 0, nextCursor: idsOf(largest)[19] });
     assert.deepEqual(idsOf(defaults), idsOf(largest).slice(0, 20));
     assert.equal(largest.body.data.length, 21);
-    assert.deepEqual(largest.body.meta, { total: 21, take: 100, skip: 0 });
+    assert.deepEqual(largest.body.meta, { total: 21, take: 100, skip: 0, nextCursor: null });
     assert.deepEqual(idsOf(smallest), idsOf(largest).slice(20));
-    assert.deepEqual(smallest.body.meta, { total: 21, take: 1, skip: 20 });
+    assert.deepEqual(smallest.body.meta, { total: 21, take: 1, skip: 20, nextCursor: null });
   });
 
   const invalidBodies: { when: string; body: Record<string, unknown>; field: string }[] = [
@@ -608,7 +715,7 @@ describe(`customers find and details (${engine})`, () => {
     );
 
     assert.deepEqual(found.body.data, [customer]);
-    assert.deepEqual(found.body.meta, { total: 1, take: 20, skip: 0 });
+    assert.deepEqual(found.body.meta, { total: 1, take: 20, skip: 0, nextCursor: null });
     assert.equal(details.status, 200, JSON.stringify(details.body));
     assert.deepEqual(details.body.data, customer);
     assertError(create, 403, 'FORBIDDEN');

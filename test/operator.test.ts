@@ -409,7 +409,7 @@ describe(`operator accounts (${engine})`, () => {
       const response = await adminFind({ fullName: s.tag });
 
       assert.deepEqual(new Set(idsOf(response)), new Set([s.a1.id, s.a2.id, s.b1.id, s.b2.id]));
-      assert.deepEqual(response.body.meta, { total: 4, take: 20, skip: 0 });
+      assert.deepEqual(response.body.meta, { total: 4, take: 20, skip: 0, nextCursor: null });
       for (const expected of [s.a1, s.a2, s.b1, s.b2]) {
         const listed = response.body.data.find((customer: { id: string }) => customer.id === expected.id);
         assert.deepEqual(listed, expected);
@@ -431,13 +431,13 @@ describe(`operator accounts (${engine})`, () => {
       const onlyB = await adminFind({ institutionId: s.b.id, take: 1 });
 
       assert.deepEqual(new Set(idsOf(onlyA)), new Set([s.a1.id, s.a2.id]));
-      assert.deepEqual(onlyA.body.meta, { total: 2, take: 20, skip: 0 });
+      assert.deepEqual(onlyA.body.meta, { total: 2, take: 20, skip: 0, nextCursor: null });
       assert.ok(
         onlyA.body.data.every((customer: { institutionId: string }) => customer.institutionId === s.a.id),
       );
       assert.equal(onlyB.body.data.length, 1);
       assert.equal(onlyB.body.data[0].institutionId, s.b.id);
-      assert.deepEqual(onlyB.body.meta, { total: 2, take: 1, skip: 0 });
+      assert.deepEqual(onlyB.body.meta, { total: 2, take: 1, skip: 0, nextCursor: onlyB.body.data[0].id });
       const [stored] = await t.db.query<{ count: number }>(
         'SELECT count(*)::int AS count FROM customers WHERE institution_id = $1',
         [s.a.id],
@@ -515,10 +515,28 @@ describe(`operator accounts (${engine})`, () => {
 
       assert.deepEqual(
         pages.map((page) => page.body.meta),
-        [0, 2, 4].map((skip) => ({ total: 4, take: 2, skip })),
+        [0, 2, 4].map((skip) => ({
+          total: 4,
+          take: 2,
+          skip,
+          nextCursor: skip === 0 ? (idsOf(all)[1] ?? null) : null,
+        })),
       );
       assert.deepEqual(pages.flatMap(idsOf), idsOf(all));
       assert.deepEqual(pages[2]!.body.data, []);
+    });
+
+    it('when the operator pages by cursor, then the pages follow each other across institutions', async () => {
+      const s = await seedTwoInstitutions();
+
+      const all = idsOf(await adminFind({ fullName: s.tag }));
+      const first = await adminFind({ fullName: s.tag, take: 3 });
+      const second = await adminFind({ fullName: s.tag, take: 3, startingAfter: first.body.meta.nextCursor });
+
+      assert.deepEqual(idsOf(first), all.slice(0, 3));
+      assert.equal(first.body.meta.nextCursor, all[2]);
+      assert.deepEqual(idsOf(second), all.slice(3));
+      assert.equal(second.body.meta.nextCursor, null);
     });
 
     it('when the operator filters by an institution with no customers, then the total is 0', async () => {
@@ -526,7 +544,7 @@ describe(`operator accounts (${engine})`, () => {
 
       const response = await adminFind({ institutionId: empty.id });
 
-      assert.deepEqual(response.body, { data: [], meta: { total: 0, take: 20, skip: 0 } });
+      assert.deepEqual(response.body, { data: [], meta: { total: 0, take: 20, skip: 0, nextCursor: null } });
     });
 
     const invalidAdminFinds: { when: string; body: Record<string, unknown>; field: string }[] = [

@@ -3,7 +3,7 @@
 // with counters in memory and in Redis (127.0.0.1:6379, a key prefix of its own per run); with
 // Redis, two app instances on one database share the counters.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,7 @@ const limits = {
   loginFailuresPerAddress: 5,
   apiKeyFailuresPerAddress: 3,
   apiKeyRequestsPerMinute: 5,
+  apiKeyRequestsPerSecond: 1000,
 } as const;
 
 let addressCounter = 0;
@@ -219,6 +220,99 @@ for (const store of ['memory', 'redis'] as const) {
 
       assertRateLimited(spent, 60);
       assert.equal(other.status, 200, JSON.stringify(other.body));
+    });
+
+    it('when an API key sends requests, then every answer carries RateLimit-Policy and RateLimit with what is left', async () => {
+      const institution = await createInstitution(t);
+      const { apiKey } = await createApiKey(t, institution);
+      const address = newAddress();
+
+      const first = await findWithKey(t, apiKey, address);
+      const invalid = await send(
+        t,
+        '/v2/customer/details',
+        { id: 'not-a-uuid' },
+        {
+          remoteAddress: address,
+          headers: { 'api-key': apiKey },
+        },
+      );
+      const missing = await send(
+        t,
+        '/v2/customer/details',
+        { id: randomUUID() },
+        {
+          remoteAddress: address,
+          headers: { 'api-key': apiKey },
+        },
+      );
+
+      assert.equal(first.status, 200);
+      assert.equal(invalid.status, 400);
+      assert.equal(missing.status, 404);
+      for (const [answer, remaining] of [
+        [first, 4],
+        [invalid, 3],
+        [missing, 2],
+      ] as const) {
+        assert.equal(
+          answer.headers['ratelimit-policy'],
+          '"burst";q=1000;w=1, "sustained";q=5;w=60',
+          `status ${answer.status}`,
+        );
+        const match = /^"burst";r=(\d+);t=([01]), "sustained";r=(\d+);t=(\d+)$/.exec(
+          String(answer.headers.ratelimit),
+        );
+        assert.ok(match !== null, String(answer.headers.ratelimit));
+        assert.equal(Number(match[3]), remaining, `sustained remaining after status ${answer.status}`);
+        assert.ok(Number(match[4]) <= 60);
+      }
+      // A refused key is no budget's: nothing to announce.
+      const refused = await findWithKey(t, `cck_${randomBytes(32).toString('base64url')}`, newAddress());
+      assert.equal(refused.status, 401);
+      assert.equal(refused.headers['ratelimit-policy'], undefined);
+    });
+
+    it('when an API key spends its sustained budget, then the 429 names that budget and shows it empty', async () => {
+      const institution = await createInstitution(t);
+      const { apiKey } = await createApiKey(t, institution);
+      const address = newAddress();
+      for (let request = 1; request <= limits.apiKeyRequestsPerMinute; request++) {
+        assert.equal((await findWithKey(t, apiKey, address)).status, 200, `request ${request}`);
+      }
+
+      const spent = await findWithKey(t, apiKey, address);
+
+      const seconds = assertRateLimited(spent, 60);
+      assert.match(spent.body.message, /sustained budget \(5 requests a minute\)/);
+      assert.match(String(spent.headers.ratelimit), new RegExp(`"sustained";r=0;t=${seconds}$`));
+    });
+
+    it('when an API key sends more than its burst within a second, then the excess gets 429 naming the burst budget', async () => {
+      const burst = await anotherInstance({ apiKeyRequestsPerSecond: 3, apiKeyRequestsPerMinute: 100 });
+      const institution = await createInstitution(burst);
+      const { apiKey } = await createApiKey(burst, institution);
+      const address = newAddress();
+
+      // Eight at once; on a machine so busy that they spread over more than one second the
+      // windows would be two, so the round is tried again.
+      let answers: Awaited<ReturnType<typeof findWithKey>>[] = [];
+      for (let round = 0; round < 5; round++) {
+        await sleep(1100);
+        const started = Date.now();
+        answers = await Promise.all(Array.from({ length: 8 }, () => findWithKey(burst, apiKey, address)));
+        if (Date.now() - started < 900) break;
+      }
+
+      assert.deepEqual(
+        answers.map((answer) => answer.status).sort(),
+        [200, 200, 200, 429, 429, 429, 429, 429],
+      );
+      for (const answer of answers.filter((candidate) => candidate.status === 429)) {
+        assertRateLimited(answer, 1);
+        assert.match(answer.body.message, /burst budget \(3 requests a second\)/);
+        assert.match(String(answer.headers.ratelimit), /^"burst";r=0;t=[01], "sustained";r=\d+;t=\d+$/);
+      }
     });
 
     it(

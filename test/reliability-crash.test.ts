@@ -86,8 +86,12 @@ describe(`crash durability (${engine})`, () => {
     const countries = ['FR', 'UA', 'DE', 'PL'];
     const addresses = ['1 Rue de Rivoli, Paris', '5 Khreshchatyk St, Kyiv', '10 Unter den Linden, Berlin'];
     const phones = ['+380991234567', '+33612345678', null];
-    // The per-key budget (600 a minute) would otherwise refuse most of the stream.
-    const env = { ...data.env, RATE_LIMIT_API_KEY_PER_MINUTE: '1000000' };
+    // The per-key budget (6,000 a minute, 200 a second) would otherwise refuse most of the stream.
+    const env = {
+      ...data.env,
+      RATE_LIMIT_API_KEY_PER_MINUTE: '1000000',
+      RATE_LIMIT_API_KEY_PER_SECOND: '1000000',
+    };
 
     const customers = new Map<string, Tracked>();
     const owned: string[][] = Array.from({ length: CLIENTS }, () => []);

@@ -678,6 +678,7 @@ describe('hostile input (property-based fuzzing of every route)', { timeout: 900
         keyPrefix: `fuzz-${randomUUID()}`,
         apiKeyFailuresPerAddress: 1_000_000,
         apiKeyRequestsPerMinute: 1_000_000,
+        apiKeyRequestsPerSecond: 1_000_000,
       }),
     });
     const operator = await loginOperator(t);

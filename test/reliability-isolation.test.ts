@@ -1132,6 +1132,7 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
         loginFailuresPerAddress: unlimited,
         apiKeyFailuresPerAddress: unlimited,
         apiKeyRequestsPerMinute: unlimited,
+        apiKeyRequestsPerSecond: unlimited,
       }),
     });
     w = await buildWorld();

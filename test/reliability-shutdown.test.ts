@@ -224,6 +224,7 @@ describe(`graceful shutdown (${engine})`, () => {
       ...data.env,
       SHUTDOWN_GRACE_MS: String(grace),
       RATE_LIMIT_API_KEY_PER_MINUTE: '1000000',
+      RATE_LIMIT_API_KEY_PER_SECOND: '1000000',
     });
     const partner = await setUpPartner(service, data.operator());
     const known: string[] = [];

@@ -155,6 +155,79 @@ describe(`sessions (${engine})`, () => {
     assert.equal((await post(t, '/v2/auth/logout', {})).status, 401);
   });
 
+  it('when a client whose access token is gone logs out with its refresh token alone, then that session ends and others do not', async () => {
+    const institution = await createInstitution(t);
+    const session = await login(institution);
+    const other = await login(institution);
+
+    const response = await post(t, '/v2/auth/logout', { refreshToken: session.refreshToken });
+
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(response.body, { data: { loggedOut: true } });
+    assert.equal(await sessionRevoked(session.refreshToken), true);
+    assert.equal((await find(session.accessToken)).status, 401);
+    assert.equal((await refresh(session.refreshToken)).status, 401);
+    assert.equal(await sessionRevoked(other.refreshToken), false);
+    assert.equal((await find(other.accessToken)).status, 200);
+  });
+
+  it('when a refresh token already rotated out is presented to logout, then its session ends too', async () => {
+    const institution = await createInstitution(t);
+    const session = await login(institution);
+    const renewed = (await refresh(session.refreshToken)).body.data;
+
+    const response = await post(t, '/v2/auth/logout', { refreshToken: session.refreshToken });
+
+    assert.equal(response.status, 200);
+    assert.equal((await find(renewed.accessToken)).status, 401);
+    assert.equal((await refresh(renewed.refreshToken)).status, 401);
+  });
+
+  it('when logout gets both an access token and a refresh token, then both sessions end', async () => {
+    const institution = await createInstitution(t);
+    const first = await login(institution);
+    const second = await login(institution);
+
+    const response = await post(
+      t,
+      '/v2/auth/logout',
+      { refreshToken: second.refreshToken },
+      { token: first.accessToken },
+    );
+
+    assert.equal(response.status, 200);
+    assert.equal(await sessionRevoked(first.refreshToken), true);
+    assert.equal(await sessionRevoked(second.refreshToken), true);
+  });
+
+  it('when logout gets a refresh token no one was given, then it answers 200 and revokes nothing (RFC 7009)', async () => {
+    const institution = await createInstitution(t);
+    const session = await login(institution);
+
+    const response = await post(t, '/v2/auth/logout', { refreshToken: 'ccr_not-a-token-anyone-was-given' });
+
+    assert.equal(response.status, 200);
+    assert.equal(await sessionRevoked(session.refreshToken), false);
+    assert.equal((await find(session.accessToken)).status, 200);
+  });
+
+  it('when logout gets a refresh token with an API key or an invalid access token, then 403 or 401 and the session stays', async () => {
+    const institution = await createInstitution(t);
+    const { apiKey } = await createApiKey(t, institution);
+    const session = await login(institution);
+
+    assert.equal(
+      (await post(t, '/v2/auth/logout', { refreshToken: session.refreshToken }, { apiKey })).status,
+      403,
+    );
+    assert.equal(
+      (await post(t, '/v2/auth/logout', { refreshToken: session.refreshToken }, { token: 'not.a.token' }))
+        .status,
+      401,
+    );
+    assert.equal(await sessionRevoked(session.refreshToken), false);
+  });
+
   it('when an operator refreshes and logs out, then it works as for institution users', async () => {
     const logged = await post(t, '/v2/auth/login', { token: OPERATOR.email, password: OPERATOR.password });
     const renewed = await refresh(logged.body.data.refreshToken);

@@ -44,9 +44,9 @@ export function prepared(name: string, text: string): string {
 /** The name `sql` is prepared under, if it was declared with prepared(). */
 export const preparedName = (sql: string): string | undefined => preparedNames.get(sql);
 
-/** A pg query: named when the statement was declared prepared. */
-function pgQuery(sql: string, params: readonly unknown[]): pg.QueryConfig {
-  const name = preparedNames.get(sql);
+/** A pg query: named when the statement was declared prepared (and preparing is on). */
+function pgQuery(sql: string, params: readonly unknown[], prepare = true): pg.QueryConfig {
+  const name = prepare ? preparedNames.get(sql) : undefined;
   return name === undefined
     ? { text: sql, values: params as unknown[] }
     : { name, text: sql, values: params as unknown[] };
@@ -71,8 +71,20 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** A connection pool's state, for metrics. */
+export interface PoolStats {
+  /** Connections open, idle among them, and the pool's size. */
+  readonly total: number;
+  readonly idle: number;
+  readonly max: number;
+  /** Queries and transactions waiting for a connection right now. */
+  readonly waiting: number;
+}
+
 export interface Database extends Queryable {
   readonly engine: 'pglite' | 'postgres';
+  /** The pool's state (PostgreSQL only: the embedded database has one connection and no pool). */
+  poolStats?(): PoolStats;
   /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** LISTENs on `channel` (a lower-case SQL identifier) until the subscription is closed. */
@@ -147,6 +159,21 @@ export interface PostgresOptions {
   /** Optional search_path, used by the tests to give each run its own schema. */
   schema?: string;
   onPoolError?: (error: Error) => void;
+  /** Told how long each query or transaction waited for a pooled connection (for metrics). */
+  onCheckout?: (waitSeconds: number) => void;
+  /**
+   * Whether the statements declared with prepared() are prepared on each connection (default
+   * true). A pooler that hands a client's statements to any server connection (PgBouncer before
+   * 1.21 in transaction mode) keeps no prepared statement from one transaction to the next: turn
+   * it off there (DATABASE_PREPARED_STATEMENTS=false).
+   */
+  preparedStatements?: boolean;
+  /**
+   * Where the LISTEN connection goes (default: connectionString). A transaction-mode pooler
+   * cannot carry LISTEN, which needs a session of its own: point this at the server itself
+   * (DATABASE_LISTEN_URL).
+   */
+  listenConnectionString?: string | undefined;
 }
 
 /** A PostgreSQL server through a connection pool. */
@@ -171,8 +198,9 @@ export function openPostgres(options: PostgresOptions): Database {
   // An idle client whose server went away emits 'error' on the pool; without a listener that
   // would crash the process. The next checkout simply gets a fresh connection.
   pool.on('error', (error) => options.onPoolError?.(error));
+  const prepare = options.preparedStatements ?? true;
   const listenerConfig: pg.ClientConfig = {
-    connectionString: options.connectionString,
+    connectionString: options.listenConnectionString ?? options.connectionString,
     connectionTimeoutMillis: options.connectTimeoutMs,
     query_timeout: options.connectTimeoutMs,
     keepAlive: true,
@@ -180,14 +208,49 @@ export function openPostgres(options: PostgresOptions): Database {
     application_name: `customercore-listener-${process.pid}`,
   };
 
+  const onCheckout = options.onCheckout;
+  /** pool.connect(), timed when someone is told. */
+  const checkout = async (): Promise<pg.PoolClient> => {
+    if (onCheckout === undefined) return pool.connect();
+    const started = performance.now();
+    const client = await pool.connect();
+    onCheckout((performance.now() - started) / 1000);
+    return client;
+  };
+
   return {
     engine: 'postgres',
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      max: options.poolSize,
+      waiting: pool.waitingCount,
+    }),
     async query<R extends Row>(sql: string, params: readonly unknown[] = []) {
-      const result = await pool.query<R>(pgQuery(sql, params)).catch(rethrowClassified);
-      return result.rows;
+      if (onCheckout === undefined) {
+        const result = await pool.query<R>(pgQuery(sql, params, prepare)).catch(rethrowClassified);
+        return result.rows;
+      }
+      // What pool.query() does, with the checkout timed: a client whose query failed is released
+      // with the error (the pool then discards it), as pool.query() releases it.
+      const client = await checkout().catch(rethrowClassified);
+      let failure: Error | undefined;
+      const onConnectionError = (error: Error) => {
+        failure = error;
+      };
+      client.on('error', onConnectionError);
+      try {
+        return (await client.query<R>(pgQuery(sql, params, prepare))).rows;
+      } catch (error) {
+        failure ??= error instanceof Error ? error : new Error(String(error));
+        return rethrowClassified(error);
+      } finally {
+        client.removeListener('error', onConnectionError);
+        client.release(failure);
+      }
     },
     async transaction(work) {
-      const client = await pool.connect().catch(rethrowClassified);
+      const client = await checkout().catch(rethrowClassified);
       let broken: Error | undefined;
       // A checked-out client whose connection dies emits 'error', which would crash the process
       // without a listener; the failure also reaches the pending query, or the next one.
@@ -201,7 +264,7 @@ export function openPostgres(options: PostgresOptions): Database {
         await run('BEGIN');
         const result = await work({
           query: async <R extends Row>(sql: string, params: readonly unknown[] = []) =>
-            (await client.query<R>(pgQuery(sql, params)).catch(rethrowClassified)).rows,
+            (await client.query<R>(pgQuery(sql, params, prepare)).catch(rethrowClassified)).rows,
           exec: async (sql) => {
             await run(sql);
           },

@@ -1,11 +1,11 @@
 // Authentication and authorisation, checked in onRequest: before the body is read, so a request
 // without valid credentials gets 401 whatever its body. Each route declares the one permission it
 // needs in `config.permission`; a route that declares none is refused, so none can be forgotten.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CredentialCache } from '../modules/auth/credential-cache.js';
 import { forbidden, unauthorized } from './errors.js';
 import { isAllowed, type InstitutionPrincipal, type Permission, type Principal } from './principal.js';
-import type { RateLimits } from './rate-limits.js';
+import { RateLimitedError, rateLimitHeaders, type RateLimits } from './rate-limits.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -16,6 +16,12 @@ declare module 'fastify' {
      * instead of waiting for the database's notification (which tells the other instances).
      */
     revokesCredentials?: boolean;
+    /**
+     * The route also serves requests that bring no credentials at all (logout with a refresh
+     * token in its body): it then runs with no principal and checks what it needs itself.
+     * Credentials that are sent are checked as on any route.
+     */
+    credentialsOptional?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | undefined;
@@ -33,7 +39,11 @@ export interface Authenticators {
   credentialCache: Pick<CredentialCache, 'forget'>;
 }
 
-async function authenticate(request: FastifyRequest, authenticators: Authenticators): Promise<Principal> {
+async function authenticate(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  authenticators: Authenticators,
+): Promise<Principal> {
   const authorization = request.headers.authorization;
   const apiKey = request.headers['api-key'];
   if (authorization !== undefined && apiKey !== undefined) {
@@ -53,8 +63,20 @@ async function authenticate(request: FastifyRequest, authenticators: Authenticat
       await authenticators.rateLimits.recordApiKeyFailure(request.ip);
       throw unauthorized('The API key is invalid, revoked, expired, or not allowed from this address');
     }
-    if (principal.kind === 'api_key')
-      await authenticators.rateLimits.consumeApiKeyRequest(principal.apiKeyId);
+    if (principal.kind === 'api_key') {
+      // Every answer to a key's request says what is left of its budgets, the 429 included, so
+      // that clients can pace themselves instead of discovering the limit.
+      try {
+        reply.headers(
+          rateLimitHeaders(await authenticators.rateLimits.consumeApiKeyRequest(principal.apiKeyId)),
+        );
+      } catch (error) {
+        if (error instanceof RateLimitedError && error.budgets !== undefined) {
+          reply.headers(rateLimitHeaders(error.budgets));
+        }
+        throw error;
+      }
+    }
     return principal;
   }
   throw unauthorized('Authentication required: send Authorization: Bearer <token> or an api-key header');
@@ -62,7 +84,7 @@ async function authenticate(request: FastifyRequest, authenticators: Authenticat
 
 export function registerAuthentication(app: FastifyInstance, authenticators: Authenticators): void {
   app.decorateRequest('principal', undefined);
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     // Unmatched URLs (404), the documentation routes and CORS preflights (OPTIONS, answered by
     // the CORS plugin when CORS_ORIGINS is set) have no route config of ours.
     if (!request.is404 && request.method !== 'OPTIONS' && !request.routeOptions.url?.startsWith('/docs')) {
@@ -70,7 +92,11 @@ export function registerAuthentication(app: FastifyInstance, authenticators: Aut
       if (permission === undefined)
         throw new Error(`Route ${request.routeOptions.url ?? ''} declares no permission`);
       if (permission === 'public') return;
-      const principal = await authenticate(request, authenticators);
+      const config = request.routeOptions.config;
+      const sendsCredentials =
+        request.headers.authorization !== undefined || request.headers['api-key'] !== undefined;
+      if (config.credentialsOptional === true && !sendsCredentials) return;
+      const principal = await authenticate(request, reply, authenticators);
       if (!isAllowed(principal, permission)) throw forbidden();
       request.principal = principal;
     }

@@ -53,7 +53,7 @@ function describe(error: AjvError): FieldProblem {
       return { field: String(error.params.missingProperty), message: 'is required' };
     case 'additionalProperties':
       return { field: String(error.params.additionalProperty), message: 'is not a known field' };
-    case 'dependencies':
+    case 'x-requires':
       return {
         field: String(error.params.property),
         message: `can only be sent with ${String(error.params.missingProperty)}`,

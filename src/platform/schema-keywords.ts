@@ -4,6 +4,9 @@
 //                                            checks ('upper' trims too and upper-cases ASCII letters
 //                                            only; 'e164' also validates).
 //   x-immutable: ['field', ...]              rejects a body that names any of these fields.
+//   x-requires: { field: ['other', ...] }    a body that has `field` must have the others too
+//                                            (JSON Schema's `dependencies`, which OpenAPI 3.0
+//                                            lacks: a document carrying it is invalid OpenAPI).
 //   format 'iso-country'                     an assigned ISO 3166-1 alpha-2 code.
 //   format 'uuid'                            the canonical 8-4-4-4-12 form only (ajv-formats also
 //                                            accepts a urn:uuid: prefix, which PostgreSQL refuses).
@@ -109,6 +112,35 @@ export function schemaKeywords(ajv: Ajv): void {
               params: { field },
             }) as Partial<ErrorObject> as ErrorObject,
         );
+        return false;
+      };
+      return validate;
+    },
+  });
+
+  ajv.addKeyword({
+    keyword: 'x-requires',
+    type: 'object',
+    schemaType: 'object',
+    errors: true,
+    compile(requirements: Record<string, string[]>) {
+      const validate: DataValidateFunction = (data: Record<string, unknown>) => {
+        const errors = Object.entries(requirements).flatMap(([property, needed]) =>
+          Object.hasOwn(data, property)
+            ? needed
+                .filter((missingProperty) => !Object.hasOwn(data, missingProperty))
+                .map(
+                  (missingProperty) =>
+                    ({
+                      keyword: 'x-requires',
+                      message: `must have property ${missingProperty} when property ${property} is present`,
+                      params: { property, missingProperty },
+                    }) as Partial<ErrorObject> as ErrorObject,
+                )
+            : [],
+        );
+        if (errors.length === 0) return true;
+        validate.errors = errors;
         return false;
       };
       return validate;

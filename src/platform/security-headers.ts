@@ -43,7 +43,14 @@ export async function registerSecurityHeaders(
         'idempotency-key',
         'if-match',
       ],
-      exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed', 'etag'],
+      exposedHeaders: [
+        'x-request-id',
+        'retry-after',
+        'idempotent-replayed',
+        'etag',
+        'ratelimit-policy',
+        'ratelimit',
+      ],
       maxAge: 600,
     });
   }

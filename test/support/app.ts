@@ -6,13 +6,14 @@ import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
-import { openPglite, openPostgres, type Database } from '../../src/db/database.js';
+import { openPglite, openPostgres, type Database, type PostgresOptions } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createAccessTokens, type AccessTokens } from '../../src/modules/auth/access-tokens.js';
 import { generateSigningKeyPem, signingKeyFromPem } from '../../src/modules/auth/signing-key.js';
 import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
 import { createLogger } from '../../src/platform/logger.js';
+import type { Metrics } from '../../src/platform/metrics.js';
 import type { RateLimits } from '../../src/platform/rate-limits.js';
 import { createSecretBox } from '../../src/modules/webhooks/webhook-secrets.js';
 import type { WebhookSettings } from '../../src/modules/webhooks/webhooks.service.js';
@@ -41,7 +42,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function openTestDatabase(): Promise<TestDatabase> {
+export async function openTestDatabase(
+  options: Pick<PostgresOptions, 'onCheckout' | 'preparedStatements'> = {},
+): Promise<TestDatabase> {
   if (testDatabaseUrl === undefined) {
     const db = await openPglite(undefined);
     return { db, drop: () => db.close() };
@@ -57,6 +60,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     connectTimeoutMs: 5000,
     statementTimeoutMs: 10_000,
     schema,
+    ...options,
   });
   return {
     db,
@@ -77,6 +81,7 @@ export async function startTestApp(
     corsOrigins?: string[];
     rateLimits?: RateLimits;
     webhooks?: Partial<WebhookSettings>;
+    metrics?: Metrics;
   } = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await openTestDatabase());
@@ -153,6 +158,7 @@ export async function buildAppOn(
     rateLimits?: RateLimits;
     accessTokens?: AccessTokens;
     webhooks?: WebhookSettings;
+    metrics?: Metrics;
   } = {},
 ): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; accessTokens: AccessTokens; logs: string[] }> {
   const logs: string[] = [];
@@ -179,6 +185,7 @@ export async function buildAppOn(
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
     ...(options.webhooks === undefined ? {} : { webhooks: options.webhooks }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   const sensitive = new Set<string>();
   watchInjections(app, sensitive);

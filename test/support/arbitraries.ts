@@ -27,12 +27,16 @@ export interface Schema {
   /** Alternatives by required fields (redeliver: eventId, or since and until). */
   anyOf?: { required?: string[] }[];
   not?: { required?: string[] };
+  'x-requires'?: Record<string, string[]>;
 }
 
 /** Whether a body has what anyOf and not ask of its fields (the generators leave the rest to ajv). */
 function meetsAlternatives(schema: Schema, body: Record<string, unknown>): boolean {
   const has = (fields: string[] | undefined) => (fields ?? []).every((field) => field in body);
   if (schema.anyOf !== undefined && !schema.anyOf.some((branch) => has(branch.required))) return false;
+  for (const [field, needs] of Object.entries(schema['x-requires'] ?? {})) {
+    if (field in body && !has(needs)) return false;
+  }
   return schema.not?.required === undefined || !has(schema.not.required);
 }
 

@@ -1,6 +1,5 @@
 import type { App } from '../../platform/app-type.js';
-import { principalOf } from '../../platform/authenticate.js';
-import { forbidden } from '../../platform/errors.js';
+import { forbidden, unauthorized } from '../../platform/errors.js';
 import { errorResponses } from '../../platform/http-schemas.js';
 import {
   JwksResponse,
@@ -11,7 +10,7 @@ import {
   RefreshBody,
   TokenPairResponse,
 } from './auth.schemas.js';
-import { login, logout, refresh, type AuthDeps } from './auth.service.js';
+import { login, logout, logoutByRefreshToken, refresh, type AuthDeps } from './auth.service.js';
 import { decoyHash } from './passwords.js';
 
 export function authRoutes(app: App, deps: AuthDeps): void {
@@ -66,20 +65,29 @@ export function authRoutes(app: App, deps: AuthDeps): void {
   app.post(
     '/v2/auth/logout',
     {
-      config: { permission: 'session', revokesCredentials: true },
+      config: { permission: 'session', revokesCredentials: true, credentialsOptional: true },
       schema: {
         tags: ['Auth'],
-        summary: "End the caller's session",
+        summary: 'End a session, by its access token or its refresh token',
         description:
-          "Revokes the session of the caller's access token: its refresh tokens and access tokens stop working.",
+          "Revokes the session of the caller's access token, and the session of `refreshToken` if one is sent: " +
+          'their refresh tokens and access tokens stop working. With `refreshToken` no access token is needed, ' +
+          'so a client whose access token has expired can still end its session (as RFC 7009 revokes a token). ' +
+          'A refresh token that names no session is answered like one that did, as RFC 7009 says: there is ' +
+          'nothing left to revoke. Without either, 401; an API key gets 403; an invalid access token, 401.',
         body: LogoutBody,
         response: { 200: LogoutResponse, ...errorResponses({ auth: true }) },
       },
     },
     async (request) => {
-      const principal = principalOf(request);
-      if (principal.kind === 'api_key') throw forbidden();
-      await logout(deps, principal.sessionId);
+      const principal = request.principal;
+      if (principal?.kind === 'api_key') throw forbidden();
+      const { refreshToken } = request.body;
+      if (principal === undefined && refreshToken === undefined) {
+        throw unauthorized("Send an access token, or the session's refreshToken in the body");
+      }
+      if (principal !== undefined) await logout(deps, principal.sessionId);
+      if (refreshToken !== undefined) await logoutByRefreshToken(deps, refreshToken);
       return { data: { loggedOut: true } };
     },
   );
@@ -90,6 +98,7 @@ export function authRoutes(app: App, deps: AuthDeps): void {
       config: { permission: 'public' },
       schema: {
         tags: ['Auth'],
+        operationId: 'jwks',
         summary: 'The public keys that sign access tokens (JWK set)',
         description:
           'The current signing key and, during a key rotation, the previous ones whose tokens are still valid. ' +

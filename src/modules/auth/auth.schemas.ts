@@ -45,7 +45,19 @@ export const RefreshBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const LogoutBody = Type.Object({}, { additionalProperties: false });
+export const LogoutBody = Type.Object(
+  {
+    refreshToken: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'A refresh token of the session to end (RFC 7009 style): works with an expired access token, or none',
+      }),
+    ),
+  },
+  { additionalProperties: false, examples: [{}, { refreshToken: 'ccr_…' }] },
+);
 
 export const LogoutResponse = Data(
   Type.Object(

@@ -150,6 +150,16 @@ export async function logout(deps: AuthDeps, sessionId: string): Promise<void> {
 }
 
 /**
+ * Ends the session a refresh token belongs to, used or not (a used one still names its session,
+ * and presenting it to /refresh would revoke that session anyway). A token that names no session
+ * changes nothing and is no error (RFC 7009, section 2.2).
+ */
+export async function logoutByRefreshToken(deps: AuthDeps, presented: string): Promise<void> {
+  const sessionId = await findRefreshTokenSession(deps.db, hashSecret(presented));
+  if (sessionId !== undefined) await revokeSession(deps.db, sessionId);
+}
+
+/**
  * Verifies an access token: signature and claims, then that its session is open and its user
  * active. Role and institution come from the database (or what the cache remembers of it, which
  * a change makes it forget), so a change applies at once.

@@ -290,12 +290,38 @@ export interface CustomerFilters {
 
 const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 
+/** Where a customer stands in find's order (newest first), for cursor paging; undefined if unseen. */
+export async function customerPosition(
+  db: Queryable,
+  tenant: Tenant,
+  id: string,
+): Promise<PagePosition | undefined> {
+  const params: unknown[] = [id];
+  const rows = await db.query<{ created_at: Date; id: string }>(
+    `SELECT c.created_at, c.id FROM customers c WHERE c.id = $1 AND ${tenantCondition(tenant, params)}`,
+    params,
+  );
+  const row = rows[0];
+  return row === undefined ? undefined : { createdAt: row.created_at, id: row.id };
+}
+
+export interface PagePosition {
+  createdAt: Date;
+  id: string;
+}
+
+/**
+ * A page of the customers that match, newest first, and how many match in all. The page starts
+ * after `skip` matches, or right after the customer at `after` (a cursor: however deep, the page
+ * is read from the newest-first index where it starts, instead of reading and dropping every
+ * earlier match). `more` says whether any match follows the page.
+ */
 export async function findCustomers(
   db: Queryable,
   tenant: Tenant,
   filters: CustomerFilters,
-  page: { take: number; skip: number },
-): Promise<{ rows: CustomerRow[]; total: number }> {
+  page: { take: number; skip: number; after?: PagePosition | undefined },
+): Promise<{ rows: CustomerRow[]; total: number; more: boolean }> {
   const params: unknown[] = [];
   const where = [tenantCondition(tenant, params)];
   const add = (condition: (placeholder: string) => string, value: unknown) => {
@@ -330,6 +356,13 @@ export async function findCustomers(
   );
   const total = counted?.total ?? 0;
   const limit = `LIMIT $${params.length + 1} OFFSET $${params.length + 2}`;
+  // The cursor bounds the page, not the count. One row more than the page tells whether more follow.
+  const pageParams: unknown[] = [...params, page.take + 1, page.skip];
+  let pageCondition = condition;
+  if (page.after !== undefined) {
+    pageParams.push(page.after.createdAt, page.after.id);
+    pageCondition += ` AND (c.created_at, c.id) < ($${pageParams.length - 1}::timestamptz, $${pageParams.length}::uuid)`;
+  }
   // Substring searches are served by trigram indexes (migration 0009), which yield matches in no
   // order. The planner often prefers walking the newest-first index and filtering instead, which
   // reads (skip + take) / total of the institution: fast when matches are dense, but most of a
@@ -341,13 +374,14 @@ export async function findCustomers(
   const rows = await db.query<CustomerRow & Record<string, unknown>>(
     (filters.fullName !== undefined || filters.comment !== undefined) && fewMatches
       ? `WITH matches AS MATERIALIZED (
-           SELECT c.id, c.created_at FROM ${matched} WHERE ${condition}
+           SELECT c.id, c.created_at FROM ${matched} WHERE ${pageCondition}
          )
          ${selectCustomer}
           WHERE c.id IN (SELECT id FROM matches ORDER BY created_at DESC, id DESC ${limit})
           ORDER BY c.created_at DESC, c.id DESC`
-      : `${selectCustomer} WHERE ${condition} ORDER BY c.created_at DESC, c.id DESC ${limit}`,
-    [...params, page.take, page.skip],
+      : `${selectCustomer} WHERE ${pageCondition} ORDER BY c.created_at DESC, c.id DESC ${limit}`,
+    pageParams,
   );
-  return { rows, total };
+  const more = rows.length > page.take;
+  return { rows: more ? rows.slice(0, page.take) : rows, total, more };
 }

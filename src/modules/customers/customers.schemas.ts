@@ -119,7 +119,7 @@ export const UpdateCustomerBody = Type.Object(
   {
     additionalProperties: false,
     'x-immutable': notUpdatable,
-    dependencies: { walletStatusReason: ['walletStatus'] },
+    'x-requires': { walletStatusReason: ['walletStatus'] },
     description:
       'Send `id` and the fields to change; `null` clears an optional field. ' +
       `${notUpdatable.join(', ')} cannot be updated.`,
@@ -156,7 +156,23 @@ const findFilters = {
   createdTo: Type.Optional(Timestamp('Inclusive upper bound on createdAt')),
   take: Type.Optional(Take),
   skip: Type.Optional(Skip),
+  startingAfter: Type.Optional(
+    Uuid(
+      "A cursor: the previous page's `meta.nextCursor` (the id of its last customer); the page starts right after that customer. Deep pages stay as fast as the first. Not with `skip`.",
+    ),
+  ),
 };
+
+/** find's meta: the page as for skip, and the cursor of the next page. */
+const CursorPage = Type.Object(
+  {
+    ...Page.properties,
+    nextCursor: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      description: 'Send it as `startingAfter` for the next page; null when no customer follows this page',
+    }),
+  },
+  { additionalProperties: false },
+);
 
 export const FindCustomersBody = Type.Object(findFilters, {
   additionalProperties: false,
@@ -213,12 +229,12 @@ export type AdminCustomer = Static<typeof AdminCustomer>;
 
 export const CustomerResponse = Data(Customer);
 export const CustomerPageResponse = Type.Object(
-  { data: Type.Array(Customer), meta: Page },
+  { data: Type.Array(Customer), meta: CursorPage },
   { additionalProperties: false },
 );
 export const AdminCustomerResponse = Data(AdminCustomer);
 export const AdminCustomerPageResponse = Type.Object(
-  { data: Type.Array(AdminCustomer), meta: Page },
+  { data: Type.Array(AdminCustomer), meta: CursorPage },
   { additionalProperties: false },
 );
 

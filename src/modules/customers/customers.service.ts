@@ -8,6 +8,7 @@ import { isLocked, nextWalletState, type WalletState } from '../wallets/wallet-s
 import { checkPrecondition, type Precondition } from './customer-versions.js';
 import {
   customerFields,
+  customerPosition,
   findCustomer,
   findCustomers,
   findHistory,
@@ -223,11 +224,39 @@ function pageOf(body: { take?: number; skip?: number }) {
   return { take: body.take ?? 20, skip: body.skip ?? 0 };
 }
 
-export async function findInstitutionCustomers(db: Database, institutionId: string, body: FindCustomersBody) {
-  const { take, skip, ...filters } = body;
+/**
+ * find's page: by `skip`, or by cursor after the customer `startingAfter` names (which must be one
+ * the caller can see); meta carries the next page's cursor.
+ */
+async function findPage<T>(
+  db: Database,
+  tenant: Tenant,
+  body: FindCustomersBody & { institutionId?: string },
+  toApi: (row: CustomerRow) => T,
+) {
+  const { take, skip, startingAfter, ...filters } = body;
   const page = pageOf({ take, skip });
-  const found = await findCustomers(db, { kind: 'institution', institutionId }, filters, page);
-  return { data: found.rows.map(toCustomer), meta: { total: found.total, ...page } };
+  if (startingAfter !== undefined && page.skip > 0) {
+    throw new AppError('VALIDATION_ERROR', 'Page with skip or with startingAfter, not both', [
+      { field: 'skip', message: 'cannot be combined with startingAfter' },
+    ]);
+  }
+  const after = startingAfter === undefined ? undefined : await customerPosition(db, tenant, startingAfter);
+  if (startingAfter !== undefined && after === undefined) {
+    throw new AppError('VALIDATION_ERROR', 'startingAfter names no customer', [
+      { field: 'startingAfter', message: 'names no customer of this institution' },
+    ]);
+  }
+  const found = await findCustomers(db, tenant, filters, { ...page, after });
+  const last = found.rows.at(-1);
+  return {
+    data: found.rows.map(toApi),
+    meta: { total: found.total, ...page, nextCursor: found.more && last !== undefined ? last.id : null },
+  };
+}
+
+export async function findInstitutionCustomers(db: Database, institutionId: string, body: FindCustomersBody) {
+  return findPage(db, { kind: 'institution', institutionId }, body, toCustomer);
 }
 
 // ---- operator ----
@@ -237,10 +266,7 @@ export async function adminCustomerDetails(db: Database, id: string): Promise<Ad
 }
 
 export async function adminFindCustomers(db: Database, body: AdminFindCustomersBody) {
-  const { take, skip, ...filters } = body;
-  const page = pageOf({ take, skip });
-  const found = await findCustomers(db, { kind: 'operator' }, filters, page);
-  return { data: found.rows.map(toAdminCustomer), meta: { total: found.total, ...page } };
+  return findPage(db, { kind: 'operator' }, body, toAdminCustomer);
 }
 
 /** The operator sets a wallet's status; Blocked or Suspicious locks it against the institution. */

@@ -235,7 +235,7 @@ export const RedeliverBody = Type.Object(
       { properties: { since: Type.String(), until: Type.String() }, required: ['since', 'until'] },
     ],
     not: { properties: { eventId: Uuid(), since: Type.String() }, required: ['eventId', 'since'] },
-    dependencies: { since: ['until'], until: ['since'] },
+    'x-requires': { since: ['until'], until: ['since'] },
   },
 );
 export type RedeliverBody = Static<typeof RedeliverBody>;
