@@ -17,8 +17,12 @@ import { healthRoutes } from './modules/health/health.routes.js';
 import { institutionsRoutes } from './modules/institutions/institutions.routes.js';
 import { operatorRoutes } from './modules/operator/operator.routes.js';
 import { usersRoutes } from './modules/users/users.routes.js';
+import { createSecretBox } from './modules/webhooks/webhook-secrets.js';
+import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js';
+import type { WebhookSettings } from './modules/webhooks/webhooks.service.js';
 import { registerAuthentication } from './platform/authenticate.js';
 import { registerErrorHandling, sendError } from './platform/error-handler.js';
+import { randomBytes } from 'node:crypto';
 import { AppError, serviceUnavailable } from './platform/errors.js';
 import { registerIdempotency } from './platform/idempotency.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './platform/json-body.js';
@@ -38,12 +42,24 @@ export interface AppDeps {
   corsOrigins?: readonly string[];
   /** Brute-force and abuse limits; in-memory limits with the default thresholds when absent. */
   rateLimits?: RateLimits;
+  /**
+   * How webhook secrets are sealed and which destinations are allowed; when absent, a key of this
+   * app's own (secrets then readable by this app only) and public destinations only.
+   */
+  webhooks?: WebhookSettings;
   /** Prometheus metrics (METRICS_PORT); nothing is measured when absent. */
   metrics?: Metrics;
 }
 
 export async function buildApp(appDeps: AppDeps) {
-  const deps = { ...appDeps, rateLimits: appDeps.rateLimits ?? createRateLimits(defaultRateLimitOptions) };
+  const deps = {
+    ...appDeps,
+    rateLimits: appDeps.rateLimits ?? createRateLimits(defaultRateLimitOptions),
+    webhooks: appDeps.webhooks ?? {
+      secretBox: createSecretBox(randomBytes(32).toString('base64')),
+      allowPrivateNetworks: false,
+    },
+  };
   const app = Fastify({
     loggerInstance: deps.logger,
     // One log line per request, written below; Fastify's own request logs are off.
@@ -133,6 +149,7 @@ export async function buildApp(appDeps: AppDeps) {
   customersRoutes(app, deps);
   operatorRoutes(app, deps);
   usersRoutes(app, deps);
+  webhooksRoutes(app, deps);
 
   await app.ready();
   return app;

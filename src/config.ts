@@ -39,6 +39,18 @@ export interface Config {
   readonly rateLimitLoginFailuresPerAddress: number;
   readonly rateLimitApiKeyFailuresPerAddress: number;
   readonly rateLimitApiKeyPerMinute: number;
+  /** How long a webhook attempt may take before it counts as failed (WEBHOOK_TIMEOUT_MS). */
+  readonly webhookTimeoutMs: number;
+  /** The delay before each attempt of a delivery, in ms; the first is the immediate one. */
+  readonly webhookRetrySchedule: readonly number[];
+  /** An endpoint with no success for this long while failing is disabled (ms). */
+  readonly webhookDisableAfterMs: number;
+  /** Lets webhooks go to http:// and to private, loopback and link-local addresses (development, tests). */
+  readonly webhookAllowPrivateNetworks: boolean;
+  /** Attempts one instance makes at once. */
+  readonly webhookConcurrency: number;
+  /** Base64 of the 32-byte key encrypting webhook secrets at rest; generated into `dataDir` when unset. */
+  readonly webhookSecretsKey: string | undefined;
   readonly rateLimitApiKeyPerSecond: number;
   /** Port of the Prometheus /metrics endpoint, a server of its own; undefined: no metrics. */
   readonly metricsPort: number | undefined;
@@ -172,6 +184,67 @@ function corsOrigins(env: Env): string[] {
   });
 }
 
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 500ms, 5s, 5m, 2h or 1d, in milliseconds; undefined when malformed. */
+function parseDuration(raw: string): number | undefined {
+  const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw.trim());
+  if (match?.[1] === undefined || match[2] === undefined) return undefined;
+  return Number(match[1]) * (durationUnits[match[2]] ?? Number.NaN);
+}
+
+function duration(env: Env, name: string, fallback: string, minMs: number): number {
+  const raw = text(env, name) ?? fallback;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms < minMs) {
+    throw new ConfigError(
+      name,
+      `must be a duration such as 30s, 5m, 2h or 5d, at least ${minMs} ms (got "${raw}")`,
+    );
+  }
+  return ms;
+}
+
+/** WEBHOOK_RETRY_SCHEDULE: comma-separated delays, one per attempt, the first usually 0s. */
+function retrySchedule(env: Env): number[] {
+  const raw = text(env, 'WEBHOOK_RETRY_SCHEDULE') ?? '0s,5s,5m,30m,2h,5h,10h,14h,20h,24h';
+  const delays = raw.split(',').map(parseDuration);
+  if (delays.length > 50 || delays.some((delay) => delay === undefined)) {
+    throw new ConfigError(
+      'WEBHOOK_RETRY_SCHEDULE',
+      `must be 1-50 comma-separated durations such as 0s,5s,5m,30m (got "${raw}")`,
+    );
+  }
+  return delays as number[];
+}
+
+/** WEBHOOK_SECRETS_KEY or WEBHOOK_SECRETS_KEY_FILE: base64 of 32 random bytes. Never echoed. */
+function webhookSecretsKey(env: Env, readFile: (file: string) => string): string | undefined {
+  const inline = text(env, 'WEBHOOK_SECRETS_KEY');
+  const file = text(env, 'WEBHOOK_SECRETS_KEY_FILE');
+  if (inline !== undefined && file !== undefined) {
+    throw new ConfigError(
+      'WEBHOOK_SECRETS_KEY_FILE',
+      'cannot be set together with WEBHOOK_SECRETS_KEY; choose one',
+    );
+  }
+  let key = inline;
+  if (file !== undefined) {
+    try {
+      key = readFile(file).trim();
+    } catch {
+      throw new ConfigError('WEBHOOK_SECRETS_KEY_FILE', `names a file that cannot be read (${file})`);
+    }
+  }
+  if (key !== undefined && Buffer.from(key, 'base64').length !== 32) {
+    throw new ConfigError(
+      file !== undefined ? 'WEBHOOK_SECRETS_KEY_FILE' : 'WEBHOOK_SECRETS_KEY',
+      'must hold base64 of 32 random bytes (openssl rand -base64 32)',
+    );
+  }
+  return key;
+}
+
 export function loadConfig(env: Env, readFile: (file: string) => string): Config {
   const url = databaseUrl(env);
   const operatorEmail = text(env, 'OPERATOR_EMAIL');
@@ -204,6 +277,14 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     // Several instances share one PostgreSQL; each must sign with the same key, so the key is
     // configuration, never generated per instance.
     throw new ConfigError('JWT_PRIVATE_KEY', 'or JWT_PRIVATE_KEY_FILE must be set when DATABASE_URL is set');
+  }
+  const secretsKey = webhookSecretsKey(env, readFile);
+  if (url !== undefined && secretsKey === undefined) {
+    // Every instance must read the secrets every other one stored.
+    throw new ConfigError(
+      'WEBHOOK_SECRETS_KEY',
+      'or WEBHOOK_SECRETS_KEY_FILE must be set when DATABASE_URL is set (openssl rand -base64 32)',
+    );
   }
 
   return Object.freeze({
@@ -246,6 +327,12 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
       1,
       100_000,
     ),
+    webhookTimeoutMs: integer(env, 'WEBHOOK_TIMEOUT_MS', 15_000, 100, 120_000),
+    webhookRetrySchedule: Object.freeze(retrySchedule(env)),
+    webhookDisableAfterMs: duration(env, 'WEBHOOK_DISABLE_AFTER', '5d', 1000),
+    webhookAllowPrivateNetworks: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
+    webhookConcurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 1000),
+    webhookSecretsKey: secretsKey,
     rateLimitApiKeyPerMinute: integer(env, 'RATE_LIMIT_API_KEY_PER_MINUTE', 6000, 1, 100_000_000),
     rateLimitApiKeyPerSecond: integer(env, 'RATE_LIMIT_API_KEY_PER_SECOND', 200, 1, 10_000_000),
     metricsPort:

@@ -13,6 +13,8 @@ import { migrate } from './db/migrate.js';
 import { createAccessTokens } from './modules/auth/access-tokens.js';
 import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
+import { startWebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
+import { createSecretBox, dataDirSecretsKey } from './modules/webhooks/webhook-secrets.js';
 import { createLogger } from './platform/logger.js';
 import { createMetrics, metricsPort, serveMetrics } from './platform/metrics.js';
 import { createRateLimits, defaultRateLimitOptions, rateLimitRedis } from './platform/rate-limits.js';
@@ -91,6 +93,16 @@ async function main(): Promise<void> {
     onRefusal: metrics?.countRefusal,
   });
 
+  if (config.webhookAllowPrivateNetworks) {
+    logger.warn(
+      'WEBHOOK_ALLOW_PRIVATE_NETWORKS is set: webhooks may go to http:// and to loopback, private and link-local addresses; never set it in production',
+    );
+  }
+  const webhooks = {
+    secretBox: createSecretBox(config.webhookSecretsKey ?? dataDirSecretsKey(config.dataDir)),
+    allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+  };
+
   const app = await buildApp({
     db,
     logger,
@@ -108,7 +120,18 @@ async function main(): Promise<void> {
     trustProxy: config.trustProxy,
     corsOrigins: config.corsOrigins,
     rateLimits,
+    webhooks,
     metrics,
+  });
+  const dispatcher = await startWebhookDispatcher({
+    db,
+    logger,
+    secretBox: webhooks.secretBox,
+    timeoutMs: config.webhookTimeoutMs,
+    retrySchedule: config.webhookRetrySchedule,
+    disableAfterMs: config.webhookDisableAfterMs,
+    allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+    concurrency: config.webhookConcurrency,
   });
 
   // Keep-alive connections at shutdown. Node's server.close() destroys the connections that are
@@ -146,8 +169,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownGraceMs);
     timer.unref();
-    app
-      .close()
+    // Attempts in flight get half the grace period to finish; the rest are given back untried.
+    Promise.all([dispatcher.stop(config.shutdownGraceMs / 2), app.close()])
       .then(
         () =>
           new Promise<void>((resolve) => {

@@ -109,6 +109,15 @@ const contractRoutes = [
   '/v2/admin/customer/find',
   '/v2/admin/customer/details',
   '/v2/admin/customer/history',
+  '/v2/webhook/create',
+  '/v2/webhook/find',
+  '/v2/webhook/update',
+  '/v2/webhook/delete',
+  '/v2/webhook/rotate-secret',
+  '/v2/webhook/test',
+  '/v2/webhook/deliveries',
+  '/v2/webhook/redeliver',
+  '/v2/event/find',
 ];
 
 describe(`http conventions (${engine})`, () => {

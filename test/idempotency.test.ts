@@ -648,6 +648,12 @@ describe(`idempotency keys (${engine})`, () => {
       '/v2/user/deactivate',
       '/v2/admin/institution/create',
       '/v2/admin/wallet/status',
+      '/v2/webhook/create',
+      '/v2/webhook/update',
+      '/v2/webhook/delete',
+      '/v2/webhook/rotate-secret',
+      '/v2/webhook/test',
+      '/v2/webhook/redeliver',
     ];
 
     it('when /openapi.json is read, then every write route and no other documents Idempotency-Key, the replay header and the two codes', async () => {

@@ -683,7 +683,11 @@ describe('hostile input (property-based fuzzing of every route)', { timeout: 900
     });
     const operator = await loginOperator(t);
     institution = await createInstitution(t, operator);
-    const { apiKey } = await createApiKey(t, institution);
+    const { apiKey } = await createApiKey(t, institution, [
+      'customers:read',
+      'customers:write',
+      'webhooks:manage',
+    ]);
     const revoked = await createApiKey(t, institution);
     const revoke = await post(t, '/v2/api-key/revoke', { id: revoked.id }, institution.owner);
     assert.equal(revoke.status, 200, JSON.stringify(revoke.body));

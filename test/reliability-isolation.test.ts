@@ -20,6 +20,9 @@ type Guard =
   | 'customers:write'
   | 'api-keys:manage'
   | 'users:manage'
+  | 'webhooks:manage'
+  | 'webhooks:read'
+  | 'events:read'
   | 'session'
   | 'operator';
 
@@ -60,8 +63,11 @@ interface World {
     customer: any;
     referrer: any;
     keys: { full: Key; readOnly: Key; writeOnly: Key; revoked: Key; expired: Key };
+    /** A webhook endpoint (with its secret), subscribed before A's customers were made. */
+    endpoint: any;
+    eventId: string;
   };
-  b: { id: string; owner: User; viewer: User; key: Key; customer: any };
+  b: { id: string; owner: User; viewer: User; key: Key; customer: any; endpoint: any; eventId: string };
   /** A's personal values, ids and secrets: no one outside A but the operator may be shown them. */
   valuesOfA: string[];
 }
@@ -116,7 +122,7 @@ const problem = (holds: boolean, message: string): string[] => (holds ? [] : [me
 /** Problems unless every id is a row of B in `table` (the table name is one of ours, never input). */
 async function ownedByB(
   context: CallContext,
-  table: 'customers' | 'api_keys' | 'users',
+  table: 'customers' | 'api_keys' | 'users' | 'webhook_endpoints' | 'events',
   ids: string[],
 ): Promise<string[]> {
   if (ids.length === 0) return [];
@@ -130,7 +136,10 @@ async function ownedByB(
 
 /** A page of B's own objects only: each listed id is B's, and `mustList` is among them. */
 const listsOnlyB =
-  (table: 'customers' | 'api_keys' | 'users', mustList: (w: World) => string) =>
+  (
+    table: 'customers' | 'api_keys' | 'users' | 'webhook_endpoints' | 'events',
+    mustList: (w: World) => string,
+  ) =>
   async (answer: Answer, context: CallContext): Promise<string[]> => {
     const ids: string[] = answer.body.data.map((item: { id: string }) => item.id);
     return [
@@ -415,6 +424,115 @@ const routeTable: Record<string, RouteEntry> = {
       },
     ],
   },
+  'POST /v2/webhook/create': {
+    guard: 'webhooks:manage',
+    calls: [
+      {
+        on: "for the caller's institution",
+        body: () => ({ url: 'https://b-probe.partner.example/hook' }),
+        allowed: {
+          status: 201,
+          shows: "an endpoint of the caller's institution",
+          check: (a, context) => ownedByB(context, 'webhook_endpoints', [a.body.data.id]),
+        },
+      },
+    ],
+  },
+  'POST /v2/webhook/find': {
+    guard: 'webhooks:read',
+    calls: [
+      {
+        on: 'for all endpoints',
+        body: () => ({}),
+        allowed: {
+          status: 200,
+          shows: "B's endpoints only, no secret",
+          check: async (a, context) => [
+            ...(await listsOnlyB('webhook_endpoints', (w) => w.b.endpoint.id)(a, context)),
+            ...problem(!a.raw.includes('whsec_'), 'a secret is listed'),
+          ],
+        },
+      },
+    ],
+  },
+  'POST /v2/webhook/update': {
+    guard: 'webhooks:manage',
+    calls: [
+      {
+        on: "on A's endpoint, pointing it elsewhere and disabling it",
+        body: (w) => ({ id: w.a.endpoint.id, url: 'https://mallory.example/steal', enabled: false }),
+        allowed: error(404, 'NOT_FOUND'),
+      },
+    ],
+  },
+  'POST /v2/webhook/delete': {
+    guard: 'webhooks:manage',
+    calls: [
+      { on: "on A's endpoint", body: (w) => ({ id: w.a.endpoint.id }), allowed: error(404, 'NOT_FOUND') },
+    ],
+  },
+  'POST /v2/webhook/rotate-secret': {
+    guard: 'webhooks:manage',
+    calls: [
+      { on: "on A's endpoint", body: (w) => ({ id: w.a.endpoint.id }), allowed: error(404, 'NOT_FOUND') },
+    ],
+  },
+  'POST /v2/webhook/test': {
+    guard: 'webhooks:manage',
+    calls: [
+      { on: "on A's endpoint", body: (w) => ({ id: w.a.endpoint.id }), allowed: error(404, 'NOT_FOUND') },
+    ],
+  },
+  'POST /v2/webhook/deliveries': {
+    guard: 'webhooks:read',
+    calls: [
+      {
+        on: "on A's endpoint",
+        body: (w) => ({ endpointId: w.a.endpoint.id }),
+        allowed: error(404, 'NOT_FOUND'),
+      },
+      {
+        on: "on B's endpoint, for A's event",
+        body: (w) => ({ endpointId: w.b.endpoint.id, eventId: w.a.eventId }),
+        allowed: emptyPage,
+      },
+    ],
+  },
+  'POST /v2/webhook/redeliver': {
+    guard: 'webhooks:manage',
+    calls: [
+      {
+        on: "on A's endpoint and event",
+        body: (w) => ({ endpointId: w.a.endpoint.id, eventId: w.a.eventId }),
+        allowed: error(404, 'NOT_FOUND'),
+      },
+      {
+        on: "A's event to B's endpoint",
+        body: (w) => ({ endpointId: w.b.endpoint.id, eventId: w.a.eventId }),
+        allowed: error(404, 'NOT_FOUND'),
+      },
+      {
+        on: "on A's endpoint, by time range",
+        body: (w) => ({
+          endpointId: w.a.endpoint.id,
+          since: '2000-01-01T00:00:00Z',
+          until: '2100-01-01T00:00:00Z',
+        }),
+        allowed: error(404, 'NOT_FOUND'),
+      },
+    ],
+  },
+  'POST /v2/event/find': {
+    guard: 'events:read',
+    calls: [
+      { on: "by A's customer", body: (w) => ({ customerId: w.a.customer.id }), allowed: emptyPage },
+      {
+        on: 'with no filter',
+        body: () => ({ take: 100 }),
+        allowed: { status: 200, shows: "B's events only", check: listsOnlyB('events', (w) => w.b.eventId) },
+      },
+    ],
+  },
   'POST /v2/admin/institution/create': {
     guard: 'operator',
     calls: [
@@ -551,6 +669,11 @@ function admits(guard: Exclude<Guard, 'public'>, kind: CallerKind): boolean {
     case 'api-keys:manage':
     case 'users:manage':
       return kind === 'otherOwner';
+    case 'webhooks:manage':
+      return kind === 'otherOwner' || kind === 'otherKey';
+    case 'webhooks:read':
+    case 'events:read':
+      return kind === 'otherOwner' || kind === 'otherViewer' || kind === 'otherKey';
     case 'customers:read':
       return kind === 'otherOwner' || kind === 'otherViewer' || kind === 'otherKey';
     case 'customers:write':
@@ -575,7 +698,11 @@ function expectationFor(entry: RouteEntry, call: Call, kind: CallerKind): Expect
 /** The OpenAPI security a guard implies: none, bearer only, or bearer or API key. */
 function securityOf(guard: Guard): string {
   if (guard === 'public') return '[]';
-  if (guard === 'customers:read' || guard === 'customers:write') return '[bearerAuth,apiKey]';
+  if (
+    ['customers:read', 'customers:write', 'webhooks:manage', 'webhooks:read', 'events:read'].includes(guard)
+  ) {
+    return '[bearerAuth,apiKey]';
+  }
   return '[bearerAuth]';
 }
 
@@ -708,7 +835,7 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
     const aTitle = `Alpha Bank ${tag}`;
     const a = await institution(operator, aTitle, tag);
     const b = await institution(operator, `Beta Pay ${tag}`, tag);
-    const all = ['customers:read', 'customers:write'];
+    const all = ['customers:read', 'customers:write', 'webhooks:manage'];
     // Expires in a moment: by the time the matrix runs it is an expired key (checked below).
     const expired = await key(a.owner, all, { expiresAt: new Date(Date.now() + 1500).toISOString() });
     const keys = {
@@ -721,6 +848,14 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
     const revoked = await post(t, '/v2/api-key/revoke', { id: keys.revoked.id }, a.owner);
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
 
+    const endpointCreated = await post(
+      t,
+      '/v2/webhook/create',
+      { url: `https://alpha-${tag}.partner.example/hooks`, description: `alpha hooks ${tag}` },
+      a.owner,
+    );
+    assert.equal(endpointCreated.status, 201, JSON.stringify(endpointCreated.body));
+    const aEndpoint = endpointCreated.body.data;
     const referrer = await customer(a.owner, {
       email: `Rita.Referrer.${tag}@alpha-mail.test`,
       phoneNumber: '+33 6 12 34 56 79',
@@ -759,6 +894,13 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
     assert.equal(aCustomer.walletStatusSetBy, 'operator');
 
     const bKey = await key(b.owner, all);
+    const bEndpoint = await post(
+      t,
+      '/v2/webhook/create',
+      { url: 'https://beta.partner.example/hooks' },
+      b.owner,
+    );
+    assert.equal(bEndpoint.status, 201, JSON.stringify(bEndpoint.body));
     const bCustomer = await customer(b.owner, {
       email: `bob.beta.${tag}@beta-mail.test`,
       phoneNumber: '+380991234567',
@@ -769,9 +911,26 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
       residenceAddress: 'Khreshchatyk 1, Kyiv',
     });
 
+    const eventOf = async (institutionId: string) =>
+      (
+        await t.db.query<{ id: string }>(
+          'SELECT id FROM events WHERE institution_id = $1 ORDER BY seq LIMIT 1',
+          [institutionId],
+        )
+      )[0]!.id;
+    const aEventId = await eventOf(a.id);
+    const bEventId = await eventOf(b.id);
+    const aEventIds = (
+      await t.db.query<{ id: string }>('SELECT id FROM events WHERE institution_id = $1', [a.id])
+    ).map((row) => row.id);
     const valuesOfA = [
       a.id,
       aTitle,
+      aEndpoint.id,
+      aEndpoint.url,
+      aEndpoint.secret,
+      aEndpoint.description,
+      ...aEventIds,
       ...[a.owner, a.viewer].flatMap((user) => [
         user.id,
         user.email,
@@ -796,8 +955,26 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
     ] as string[];
     return {
       operator,
-      a: { id: a.id, title: aTitle, owner: a.owner, viewer: a.viewer, customer: aCustomer, referrer, keys },
-      b: { id: b.id, owner: b.owner, viewer: b.viewer, key: bKey, customer: bCustomer },
+      a: {
+        id: a.id,
+        title: aTitle,
+        owner: a.owner,
+        viewer: a.viewer,
+        customer: aCustomer,
+        referrer,
+        keys,
+        endpoint: aEndpoint,
+        eventId: aEventId,
+      },
+      b: {
+        id: b.id,
+        owner: b.owner,
+        viewer: b.viewer,
+        key: bKey,
+        customer: bCustomer,
+        endpoint: bEndpoint.body.data,
+        eventId: bEventId,
+      },
       valuesOfA,
     };
   }
@@ -840,6 +1017,17 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
         'SELECT * FROM customer_history WHERE institution_id = $1 ORDER BY customer_id, version',
         [id],
       ),
+      webhookEndpoints: await t.db.query(
+        'SELECT * FROM webhook_endpoints WHERE institution_id = $1 ORDER BY id',
+        [id],
+      ),
+      events: await t.db.query('SELECT * FROM events WHERE institution_id = $1 ORDER BY seq', [id]),
+      deliveries: await t.db.query('SELECT * FROM webhook_deliveries WHERE institution_id = $1 ORDER BY id', [
+        id,
+      ]),
+      attempts: await t.db.query('SELECT * FROM webhook_attempts WHERE institution_id = $1 ORDER BY id', [
+        id,
+      ]),
     };
   }
 
@@ -856,7 +1044,10 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
       name: "A's API key without the route's scope",
       as: (entry) =>
         Promise.resolve({
-          apiKey: entry.guard === 'customers:read' ? w.a.keys.writeOnly.apiKey : w.a.keys.readOnly.apiKey,
+          apiKey:
+            entry.guard === 'customers:read' || entry.guard === 'events:read'
+              ? w.a.keys.writeOnly.apiKey
+              : w.a.keys.readOnly.apiKey,
         }),
     },
     {

@@ -61,6 +61,11 @@ export const openApiTags = [
     description: 'The platform operator: institutions, cross-institution customer reads, wallet locks',
   },
   { name: 'Health', description: 'Liveness and readiness probes for load balancers and orchestrators' },
+  {
+    name: 'Webhooks',
+    description:
+      'Signed events pushed to your endpoints: subscriptions, secrets, deliveries, redelivery, event find',
+  },
 ];
 
 const securityFor = (permission: Permission | undefined): Record<string, string[]>[] => {

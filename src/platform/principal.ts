@@ -1,14 +1,24 @@
 // Who is calling, once credentials are checked, and what they may do.
 
 export type InstitutionRole = 'Owner' | 'Admin' | 'Viewer';
-export type Scope = 'customers:read' | 'customers:write';
-export const allScopes: readonly Scope[] = ['customers:read', 'customers:write'];
+export type Scope = 'customers:read' | 'customers:write' | 'webhooks:manage';
+export const allScopes: readonly Scope[] = ['customers:read', 'customers:write', 'webhooks:manage'];
+/** The scopes a new API key gets when none are asked for: webhooks:manage must be asked for. */
+export const defaultScopes: readonly Scope[] = ['customers:read', 'customers:write'];
 
 /**
  * What a route requires. `public` routes take no credentials; `session` routes take any user's or
  * operator's access token (not an API key).
  */
-export type Permission = Scope | 'api-keys:manage' | 'users:manage' | 'operator' | 'session' | 'public';
+export type Permission =
+  | Scope
+  | 'webhooks:read'
+  | 'events:read'
+  | 'api-keys:manage'
+  | 'users:manage'
+  | 'operator'
+  | 'session'
+  | 'public';
 
 export type Principal =
   | { kind: 'operator'; userId: string; email: string; sessionId: string }
@@ -24,10 +34,33 @@ export type Principal =
 
 export type InstitutionPrincipal = Exclude<Principal, { kind: 'operator' }>;
 
+// webhooks:read (endpoint find, deliveries) and events:read (event find) are what a Viewer may see
+// of webhooks; webhooks:manage is everything else about them.
 const rolePermissions: Readonly<Record<InstitutionRole, readonly Permission[]>> = {
-  Owner: ['customers:read', 'customers:write', 'api-keys:manage', 'users:manage'],
-  Admin: ['customers:read', 'customers:write', 'api-keys:manage'],
-  Viewer: ['customers:read'],
+  Owner: [
+    'customers:read',
+    'customers:write',
+    'webhooks:manage',
+    'webhooks:read',
+    'events:read',
+    'api-keys:manage',
+    'users:manage',
+  ],
+  Admin: [
+    'customers:read',
+    'customers:write',
+    'webhooks:manage',
+    'webhooks:read',
+    'events:read',
+    'api-keys:manage',
+  ],
+  Viewer: ['customers:read', 'webhooks:read', 'events:read'],
+};
+
+/** The key scopes that grant a permission beyond the scope of the same name. */
+const scopesGranting: Partial<Record<Permission, readonly Scope[]>> = {
+  'webhooks:read': ['webhooks:manage'],
+  'events:read': ['webhooks:manage', 'customers:read'],
 };
 
 export function isAllowed(principal: Principal, permission: Permission): boolean {
@@ -40,7 +73,10 @@ export function isAllowed(principal: Principal, permission: Permission): boolean
       return rolePermissions[principal.role].includes(permission);
     case 'api_key':
       // An API key can never manage API keys, whatever its scopes.
-      return (principal.scopes as readonly Permission[]).includes(permission);
+      return (
+        (principal.scopes as readonly Permission[]).includes(permission) ||
+        (scopesGranting[permission] ?? []).some((scope) => principal.scopes.includes(scope))
+      );
   }
 }
 

@@ -15,6 +15,8 @@ import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository
 import { createLogger } from '../../src/platform/logger.js';
 import type { Metrics } from '../../src/platform/metrics.js';
 import type { RateLimits } from '../../src/platform/rate-limits.js';
+import { createSecretBox } from '../../src/modules/webhooks/webhook-secrets.js';
+import type { WebhookSettings } from '../../src/modules/webhooks/webhooks.service.js';
 import { collectCredentialHeaders, collectSensitive, recordLogs } from './report.js';
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined;
@@ -28,6 +30,8 @@ export interface TestApp {
   accessTokens: AccessTokens;
   /** Every log line the app wrote, as text. */
   logs: string[];
+  /** The app's webhook settings: its secret box (for a dispatcher) and destination rule. */
+  webhooks: WebhookSettings;
   close(): Promise<void>;
 }
 
@@ -76,6 +80,7 @@ export async function startTestApp(
     database?: TestDatabase;
     corsOrigins?: string[];
     rateLimits?: RateLimits;
+    webhooks?: Partial<WebhookSettings>;
     metrics?: Metrics;
   } = {},
 ): Promise<TestApp> {
@@ -85,12 +90,17 @@ export async function startTestApp(
     email: OPERATOR.email,
     passwordHash: await hashPassword(OPERATOR.password),
   });
-  const { app, accessTokens, logs } = await buildAppOn(database.db, options);
+  const webhooks: WebhookSettings = {
+    secretBox: options.webhooks?.secretBox ?? createSecretBox(randomBytes(32).toString('base64')),
+    allowPrivateNetworks: options.webhooks?.allowPrivateNetworks ?? false,
+  };
+  const { app, accessTokens, logs } = await buildAppOn(database.db, { ...options, webhooks });
   return {
     app,
     db: database.db,
     accessTokens,
     logs,
+    webhooks,
     close: async () => {
       await app.close();
       await database.drop();
@@ -147,6 +157,7 @@ export async function buildAppOn(
     corsOrigins?: string[];
     rateLimits?: RateLimits;
     accessTokens?: AccessTokens;
+    webhooks?: WebhookSettings;
     metrics?: Metrics;
   } = {},
 ): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; accessTokens: AccessTokens; logs: string[] }> {
@@ -173,6 +184,7 @@ export async function buildAppOn(
     trustProxy: false,
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
+    ...(options.webhooks === undefined ? {} : { webhooks: options.webhooks }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
   const sensitive = new Set<string>();

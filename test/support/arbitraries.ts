@@ -24,7 +24,34 @@ export interface Schema {
   'x-normalize'?: string;
   'x-immutable'?: string[];
   dependencies?: Record<string, string[]>;
+  /** Alternatives by required fields (redeliver: eventId, or since and until). */
+  anyOf?: { required?: string[] }[];
+  not?: { required?: string[] };
+  'x-requires'?: Record<string, string[]>;
 }
+
+/** Whether a body has what anyOf and not ask of its fields (the generators leave the rest to ajv). */
+function meetsAlternatives(schema: Schema, body: Record<string, unknown>): boolean {
+  const has = (fields: string[] | undefined) => (fields ?? []).every((field) => field in body);
+  if (schema.anyOf !== undefined && !schema.anyOf.some((branch) => has(branch.required))) return false;
+  for (const [field, needs] of Object.entries(schema['x-requires'] ?? {})) {
+    if (field in body && !has(needs)) return false;
+  }
+  return schema.not?.required === undefined || !has(schema.not.required);
+}
+
+/** An endpoint URL the destination rules accept: https, a public-looking name, a path and query. */
+const webhookUrlArb = fc
+  .tuple(
+    fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/),
+    fc.constantFrom('partner.example', 'hooks.example.com', 'bank.test'),
+    fc.stringMatching(/^[A-Za-z0-9/_.-]{0,40}$/),
+    fc.option(fc.stringMatching(/^[a-z]{1,8}=[A-Za-z0-9]{0,12}$/), { nil: undefined }),
+  )
+  .map(
+    ([label, domain, path, query]) =>
+      `https://${label}.${domain}/${path}${query === undefined ? '' : `?${query}`}`,
+  );
 
 /** Who may call a route, per the contract (the OpenAPI document names the schemes, not the roles). */
 export type Access = 'public' | 'operator' | 'session' | 'institution-user' | 'institution-user-or-key';
@@ -278,6 +305,7 @@ function validValue(name: string, schema: Schema, context: FuzzContext): fc.Arbi
   }
   if (schema.type === 'boolean') return fc.boolean();
   if (schema.format === 'email' || name === 'token') return emailArb;
+  if (name === 'url') return webhookUrlArb;
   if (schema.format === 'uuid') return uuidArb(context, name);
   if (schema.format === 'date-time') return dateTimeArb(name === 'expiresAt');
   if (schema.format === 'iso-country') return countryArb;
@@ -304,16 +332,19 @@ export function validBody(route: Route, context: FuzzContext): fc.Arbitrary<Reco
       property.nullable === true ? fc.oneof({ weight: 4, arbitrary: value }, fc.constant(null)) : value;
     return [name, required.has(name) ? withNull : fc.option(withNull, { nil: undefined, freq: 2 })] as const;
   });
-  return fc.tuple(...entries.map(([, arbitrary]) => arbitrary)).map((values) => {
-    const sent = new Set(entries.filter((_, index) => values[index] !== undefined).map(([name]) => name));
-    // A field that needs another (walletStatusReason needs walletStatus) is sent only with it.
-    for (const [field, needs] of Object.entries(schema.dependencies ?? {})) {
-      if (needs.some((other) => !sent.has(other))) sent.delete(field);
-    }
-    return Object.fromEntries(
-      entries.flatMap(([name], index) => (sent.has(name) ? [[name, values[index]]] : [])),
-    );
-  });
+  return fc
+    .tuple(...entries.map(([, arbitrary]) => arbitrary))
+    .map((values) => {
+      const sent = new Set(entries.filter((_, index) => values[index] !== undefined).map(([name]) => name));
+      // A field that needs another (walletStatusReason needs walletStatus) is sent only with it.
+      for (const [field, needs] of Object.entries(schema.dependencies ?? {})) {
+        if (needs.some((other) => !sent.has(other))) sent.delete(field);
+      }
+      return Object.fromEntries(
+        entries.flatMap(([name], index) => (sent.has(name) ? [[name, values[index]]] : [])),
+      );
+    })
+    .filter((body) => meetsAlternatives(schema, body));
 }
 
 // ---------------------------------------------------------------- mutations

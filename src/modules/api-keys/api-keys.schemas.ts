@@ -1,11 +1,13 @@
 import { Type, type Static } from 'typebox';
 import { Data, NullableString, Timestamp, Uuid } from '../../platform/http-schemas.js';
-import { allScopes, type Scope } from '../../platform/principal.js';
+import { allScopes, defaultScopes, type Scope } from '../../platform/principal.js';
 
 const ScopeSchema = Type.Unsafe<Scope>({
   type: 'string',
   enum: [...allScopes],
-  description: 'customers:read allows details and find; customers:write allows create and update',
+  description:
+    'customers:read allows details, find, history and event find; customers:write allows create and update; ' +
+    'webhooks:manage allows every webhook and event route',
 });
 
 const allowedIpsDescription =
@@ -22,8 +24,8 @@ export const CreateApiKeyBody = Type.Object(
       Type.Array(ScopeSchema, {
         minItems: 1,
         uniqueItems: true,
-        default: [...allScopes],
-        description: 'Defaults to both scopes',
+        default: [...defaultScopes],
+        description: 'Defaults to customers:read and customers:write; webhooks:manage must be asked for',
       }),
     ),
     allowedIps: Type.Optional(

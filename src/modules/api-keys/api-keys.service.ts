@@ -2,7 +2,7 @@
 // optionally limited to some client addresses and to a lifetime.
 import type { Database } from '../../db/database.js';
 import { AppError, validationError } from '../../platform/errors.js';
-import type { Principal } from '../../platform/principal.js';
+import { defaultScopes, type Principal } from '../../platform/principal.js';
 import type { CredentialCache } from '../auth/credential-cache.js';
 import { generateSecret, hashSecret } from '../auth/secrets.js';
 import { isAddressAllowed, normaliseAllowedIps } from './allowed-ips.js';
@@ -47,7 +47,7 @@ export async function createApiKey(
     name: input.name,
     prefix: key.slice(0, DISPLAY_PREFIX_LENGTH),
     keyHash: hashSecret(key),
-    scopes: input.scopes ?? ['customers:read', 'customers:write'],
+    scopes: input.scopes ?? defaultScopes,
     allowedIps,
     expiresAt,
     createdBy: creator.userId,

@@ -2,6 +2,7 @@
 // institution, or (operator routes only) every institution.
 import { one, prepared, type Queryable } from '../../db/database.js';
 import type { Actor } from '../../platform/principal.js';
+import { fanOutDeliveries } from '../webhooks/events.js';
 import type { WalletStatus, WalletStatusSetBy } from './customers.schemas.js';
 
 export type Tenant = { kind: 'institution'; institutionId: string } | { kind: 'operator' };
@@ -54,8 +55,9 @@ function tenantCondition(tenant: Tenant, params: unknown[]): string {
   return `c.institution_id = $${params.length}`;
 }
 
-// A customer, its wallet and the first entry of its history in one statement: atomic on its own,
-// and one round trip instead of six (BEGIN, three inserts, the read back, COMMIT). Every column
+// A customer, its wallet, the first entry of its history, its customer.created event and that
+// event's webhook deliveries in one statement: atomic on its own (the outbox needs no separate
+// transaction), and one round trip instead of eight (BEGIN, five inserts, the read back, COMMIT). Every column
 // is always written (absent optional fields as NULL, their default), so that the text is fixed
 // and can be prepared. The entry is dated with the customer's createdAt.
 const fieldCount = customerFields.length;
@@ -75,7 +77,14 @@ const insertCustomerWithWalletStatement = prepared(
             $${fieldCount + 2}::text, $${fieldCount + 3}::uuid, $${fieldCount + 4}::text, $${fieldCount + 5}::text,
             'create', $${fieldCount + 6}::jsonb
        FROM c
-   )
+   ), ev AS (
+     INSERT INTO events (institution_id, type, customer_id, version, data, created_at)
+     SELECT c.institution_id, 'customer.created', c.id, c.version,
+            json_build_object('customerId', c.id, 'walletId', w.id, 'version', c.version, 'externalId', c.external_id),
+            c.created_at
+       FROM c CROSS JOIN w
+     RETURNING institution_id, id, seq, type, customer_id, version, created_at
+   ), dl AS (${fanOutDeliveries('ev')})
    SELECT c.id, c.institution_id AS "institutionId", w.id AS "walletId", ${fieldSelection},
           w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy", c.version,
           c.created_at AS "createdAt", c.updated_at AS "updatedAt"

@@ -2,8 +2,9 @@
 // uniqueness and referral rules are enforced by the database and translated by the error handler.
 import type { Database, Queryable } from '../../db/database.js';
 import { AppError, customerNotFound } from '../../platform/errors.js';
+import { recordEvent } from '../webhooks/events.js';
 import { changeWalletStatus } from '../wallets/wallets.repository.js';
-import { nextWalletState, type WalletState } from '../wallets/wallet-status.js';
+import { isLocked, nextWalletState, type WalletState } from '../wallets/wallet-status.js';
 import { checkPrecondition, type Precondition } from './customer-versions.js';
 import {
   customerFields,
@@ -69,6 +70,46 @@ async function mustFind(db: Queryable, tenant: Tenant, by: { id: string } | { wa
   const row = await findCustomer(db, tenant, by);
   if (row === undefined) throw customerNotFound();
   return row;
+}
+
+/**
+ * The events of a change, recorded in its transaction after its writes: customer.updated when
+ * fields changed, then wallet.status_changed when the status or who set it did (same version).
+ */
+async function recordChangeEvents(
+  tx: Queryable,
+  change: {
+    institutionId: string;
+    customer: CustomerRow;
+    version: number;
+    changedFields: string[];
+    wallet?: { from: WalletState; to: WalletState; reason: string | null };
+  },
+): Promise<void> {
+  const about = {
+    customerId: change.customer.id,
+    walletId: change.customer.walletId,
+    version: change.version,
+  };
+  if (change.changedFields.length > 0) {
+    await recordEvent(tx, change.institutionId, {
+      type: 'customer.updated',
+      data: { ...about, changedFields: change.changedFields },
+    });
+  }
+  if (change.wallet !== undefined) {
+    await recordEvent(tx, change.institutionId, {
+      type: 'wallet.status_changed',
+      data: {
+        ...about,
+        previousStatus: change.wallet.from.status,
+        status: change.wallet.to.status,
+        setBy: change.wallet.to.setBy,
+        locked: isLocked(change.wallet.to),
+        reason: change.wallet.reason,
+      },
+    });
+  }
 }
 
 /** The wallet state change as history fields: only what moved. */
@@ -155,6 +196,13 @@ export async function updateCustomer(
         reason: walletStatusReason,
       });
     }
+    await recordChangeEvents(tx, {
+      institutionId: caller.institutionId,
+      customer: current,
+      version,
+      changedFields: customerFields.filter((field) => changes[field] !== undefined),
+      ...(to === undefined ? {} : { wallet: { from, to, reason: walletStatusReason ?? null } }),
+    });
     // The rows stay locked until commit, so the customer now is what was read plus what was
     // written; no need to read it back.
     return toCustomer({
@@ -257,6 +305,13 @@ export async function setWalletStatusAsOperator(
       to,
       actor: context.actor,
       reason: input.reason,
+    });
+    await recordChangeEvents(tx, {
+      institutionId: current.institutionId,
+      customer: current,
+      version,
+      changedFields: [],
+      wallet: { from, to, reason: input.reason ?? null },
     });
     return toAdminCustomer({
       ...current,

@@ -1,0 +1,204 @@
+// The dispatcher's statements. Claiming follows pg-boss (src/plans.ts): one statement selects due
+// rows FOR UPDATE SKIP LOCKED and marks them taken, so concurrent instances never claim the same
+// row and never wait for each other. Instead of holding a transaction open during the HTTP attempt,
+// the claim takes a lease (`lease_id`, `leased_until`): only the holder of the lease may record the
+// outcome, and a crashed instance's lease runs out so another instance retries it.
+import { prepared, type Queryable } from '../../db/database.js';
+import type { EventType } from './events.js';
+
+export interface ClaimedDelivery {
+  institutionId: string;
+  id: string;
+  endpointId: string;
+  eventId: string;
+  eventType: EventType;
+  eventData: Record<string, unknown>;
+  eventCreatedAt: Date;
+  url: string;
+  secret: Uint8Array;
+  /** The rotated-out secret while it still signs (its 24 hours not over). */
+  previousSecret: Uint8Array | null;
+  roundAttempts: number;
+}
+
+// Due: pending, its time come, no lease running, its endpoint enabled, and no earlier pending
+// delivery to the same endpoint about the same customer (the order rule; pings have no customer).
+// The order index makes that last test one index probe per candidate.
+const claimStatement = prepared(
+  'claim_webhook_deliveries',
+  `WITH due AS (
+     SELECT d.institution_id, d.id
+       FROM webhook_deliveries d
+       JOIN webhook_endpoints e ON e.institution_id = d.institution_id AND e.id = d.endpoint_id
+      WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
+        AND (d.leased_until IS NULL OR d.leased_until <= clock_timestamp())
+        AND e.enabled
+        AND NOT EXISTS (
+          SELECT 1 FROM webhook_deliveries earlier
+           WHERE earlier.status = 'pending' AND d.customer_id IS NOT NULL
+             AND earlier.institution_id = d.institution_id AND earlier.endpoint_id = d.endpoint_id
+             AND earlier.customer_id = d.customer_id
+             AND (earlier.version, earlier.event_seq) < (d.version, d.event_seq))
+      ORDER BY d.next_attempt_at, d.event_seq
+      LIMIT $1
+      FOR UPDATE OF d SKIP LOCKED
+   )
+   UPDATE webhook_deliveries d
+      SET lease_id = $2, leased_until = clock_timestamp() + $3 * interval '1 millisecond'
+     FROM due, events ev, webhook_endpoints e
+    WHERE d.institution_id = due.institution_id AND d.id = due.id
+      AND ev.institution_id = d.institution_id AND ev.id = d.event_id
+      AND e.institution_id = d.institution_id AND e.id = d.endpoint_id
+   RETURNING d.institution_id AS "institutionId", d.id, d.endpoint_id AS "endpointId", d.event_id AS "eventId",
+             ev.type AS "eventType", ev.data AS "eventData", ev.created_at AS "eventCreatedAt", e.url, e.secret,
+             CASE WHEN e.previous_secret_expires_at > clock_timestamp() THEN e.previous_secret END AS "previousSecret",
+             d.round_attempts AS "roundAttempts"`,
+);
+
+/** Claims up to `limit` due deliveries under a lease of `leaseMs`. */
+export async function claimDeliveries(
+  db: Queryable,
+  limit: number,
+  leaseId: string,
+  leaseMs: number,
+): Promise<ClaimedDelivery[]> {
+  return db.query<ClaimedDelivery & Record<string, unknown>>(claimStatement, [limit, leaseId, leaseMs]);
+}
+
+export interface AttemptOutcome {
+  attemptedAt: Date;
+  responseStatus: number | null;
+  durationMs: number;
+  /** The class of error; null on success. */
+  error: string | null;
+  responsePrefix: string | null;
+}
+
+// A success in one statement: the delivery, its attempt, and the endpoint's failing streak ended
+// (an UPDATE that matches nothing when it had none, so healthy endpoints' rows are not rewritten).
+const recordSuccessStatement = prepared(
+  'record_webhook_success',
+  `WITH d AS (
+     UPDATE webhook_deliveries
+        SET status = 'succeeded', attempts = attempts + 1, round_attempts = round_attempts + 1,
+            lease_id = NULL, leased_until = NULL, last_attempt_at = $4, last_response_status = $5,
+            last_duration_ms = $6, last_error = NULL
+      WHERE institution_id = $1 AND id = $2 AND lease_id = $3
+     RETURNING institution_id, id, endpoint_id
+   ), a AS (
+     INSERT INTO webhook_attempts (institution_id, delivery_id, attempted_at, response_status, duration_ms, response_prefix)
+     SELECT institution_id, id, $4, $5, $6, $7 FROM d
+   )
+   UPDATE webhook_endpoints e SET failing_since = NULL
+     FROM d WHERE e.institution_id = d.institution_id AND e.id = d.endpoint_id AND e.failing_since IS NOT NULL`,
+);
+
+export async function recordSuccess(
+  db: Queryable,
+  delivery: { institutionId: string; id: string },
+  leaseId: string,
+  outcome: AttemptOutcome,
+): Promise<void> {
+  await db.query(recordSuccessStatement, [
+    delivery.institutionId,
+    delivery.id,
+    leaseId,
+    outcome.attemptedAt,
+    outcome.responseStatus,
+    outcome.durationMs,
+    outcome.responsePrefix,
+  ]);
+}
+
+/**
+ * A failed attempt, in the caller's transaction: the delivery is retried at `nextAttemptAt`, or
+ * failed for good when that is null. Returns whether the lease was still ours (else nothing is
+ * written: another instance took the delivery over).
+ */
+export async function recordFailure(
+  db: Queryable,
+  delivery: { institutionId: string; id: string },
+  leaseId: string,
+  outcome: AttemptOutcome,
+  nextAttemptAt: Date | null,
+): Promise<{ endpointId: string } | undefined> {
+  const [row] = await db.query<{ endpointId: string }>(
+    `WITH d AS (
+       UPDATE webhook_deliveries
+          SET status = CASE WHEN $8::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,
+              next_attempt_at = coalesce($8::timestamptz, next_attempt_at),
+              attempts = attempts + 1, round_attempts = round_attempts + 1,
+              lease_id = NULL, leased_until = NULL, last_attempt_at = $4, last_response_status = $5,
+              last_duration_ms = $6, last_error = $7
+        WHERE institution_id = $1 AND id = $2 AND lease_id = $3
+       RETURNING institution_id, id, endpoint_id
+     ), a AS (
+       INSERT INTO webhook_attempts
+         (institution_id, delivery_id, attempted_at, response_status, duration_ms, error, response_prefix)
+       SELECT institution_id, id, $4, $5, $6, $7, $9 FROM d
+     )
+     SELECT endpoint_id AS "endpointId" FROM d`,
+    [
+      delivery.institutionId,
+      delivery.id,
+      leaseId,
+      outcome.attemptedAt,
+      outcome.responseStatus,
+      outcome.durationMs,
+      outcome.error,
+      nextAttemptAt,
+      outcome.responsePrefix,
+    ],
+  );
+  return row;
+}
+
+/**
+ * After a failure, in the caller's transaction: starts the endpoint's failing streak if it had
+ * none, then disables it at once for 'gone', or for 'failing' when the streak is older than
+ * `afterMs`. Returns whether this call disabled it.
+ */
+export async function noteEndpointFailure(
+  db: Queryable,
+  endpoint: { institutionId: string; id: string },
+  disable: { reason: 'gone' } | { reason: 'failing'; afterMs: number },
+): Promise<boolean> {
+  await db.query(
+    `UPDATE webhook_endpoints SET failing_since = clock_timestamp()
+      WHERE institution_id = $1 AND id = $2 AND failing_since IS NULL`,
+    [endpoint.institutionId, endpoint.id],
+  );
+  const disabled = await db.query(
+    `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3, updated_at = clock_timestamp()
+      WHERE institution_id = $1 AND id = $2 AND enabled
+        AND ($3 = 'gone' OR failing_since <= clock_timestamp() - $4 * interval '1 millisecond')
+     RETURNING id`,
+    [endpoint.institutionId, endpoint.id, disable.reason, disable.reason === 'failing' ? disable.afterMs : 0],
+  );
+  return disabled.length > 0;
+}
+
+/** Gives a claimed delivery back untried (shutting down): due again at once, for any instance. */
+export async function releaseDelivery(
+  db: Queryable,
+  delivery: { institutionId: string; id: string },
+  leaseId: string,
+): Promise<void> {
+  await db.query(
+    `UPDATE webhook_deliveries SET lease_id = NULL, leased_until = NULL
+      WHERE institution_id = $1 AND id = $2 AND lease_id = $3`,
+    [delivery.institutionId, delivery.id, leaseId],
+  );
+}
+
+/** Deletes up to `limit` events older than `maxAgeMs`, and their deliveries; returns how many. */
+export async function deleteOldEvents(db: Queryable, maxAgeMs: number, limit: number): Promise<number> {
+  const rows = await db.query(
+    `DELETE FROM events WHERE (institution_id, id) IN (
+       SELECT institution_id, id FROM events
+        WHERE created_at < clock_timestamp() - $1 * interval '1 millisecond' LIMIT $2)
+     RETURNING id`,
+    [maxAgeMs, limit],
+  );
+  return rows.length;
+}
