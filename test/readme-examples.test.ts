@@ -36,7 +36,9 @@ function run(command: string, args: string[], options: { cwd: string; env: Recor
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('close', (code) => { resolve({ code, output }); });
+    child.on('close', (code) => {
+      resolve({ code, output });
+    });
   });
 }
 
