@@ -312,6 +312,17 @@ describe(`customercore CLI against the real server (${engine})`, () => {
     });
   }
 
+  it('when the service cannot be reached during an import, then it stops with exit 4 and says how to resume', async () => {
+    const file = path.join(dir, 'unreachable.csv');
+    writeFileSync(file, `${header}\n${row(`${unique('down')}@mail.com`)}\n`);
+    const run = await customercore(['import', file], {
+      env: { ...env, CUSTOMERCORE_URL: 'http://127.0.0.1:9', CUSTOMERCORE_API_KEY: apiKey },
+    });
+    assert.equal(run.code, 4, run.stderr);
+    assert.match(run.stderr, /CONNECTION_ERROR/);
+    assert.match(run.stderr, /run the same command again to resume/);
+  });
+
   it('when a JSON lines file has a broken line, then that row is reported INVALID_JSON and the others are created', async () => {
     const file = path.join(dir, 'broken.jsonl');
     const good = {

@@ -444,6 +444,11 @@ Exit codes: 0 ok · 1 the API refused the request · 2 usage · 3 not authentica
           if (summary.remaining) setExit(EXIT.interrupted);
           else if (summary.rejected > 0) setExit(EXIT.rowsRejected);
           return undefined;
+        } catch (error) {
+          io.stderr.write(
+            'The import stopped; its checkpoint is saved: run the same command again to resume.\n',
+          );
+          throw error;
         } finally {
           process.removeListener('SIGINT', interrupt);
         }
