@@ -1,6 +1,8 @@
 // Throughput of the service against a raw-driver baseline, measured in one run on one machine.
 //   npm run bench                       the built service, run as `npm start` runs it, on PostgreSQL
 //   npm run bench -- --embedded         the same on embedded PGlite (DATA_DIR)
+// On PostgreSQL each run also loads a minimal Fastify + pg server (bench/minimal-server.ts) doing
+// the same queries, and prints the service's throughput and CPU per request against it.
 //   options: --duration 8 --warmup 3 --concurrency 1,16,64 --ops create,details,update,find,mix
 //            --auth api-key|jwt --pool 10 --seed 2000 --profile DIR (CPU profile of the service)
 //            --service-flags=--a-node-flag --service-root DIR (another build) --skip-build
@@ -86,18 +88,39 @@ interface ServiceProcess {
   stop(): Promise<number | null>;
 }
 
+/** The minimal Fastify + pg server (bench/minimal-server.ts), through tsx like the tests run src. */
+async function startMinimal(env: Record<string, string>, workDir: string): Promise<ServiceProcess> {
+  return startProcess(
+    ['--import', import.meta.resolve('tsx'), path.join(root, 'bench/minimal-server.ts')],
+    env,
+    path.join(workDir, 'minimal.log'),
+  );
+}
+
 async function startService(env: Record<string, string>, workDir: string): Promise<ServiceProcess> {
-  const logFile = path.join(workDir, 'service.log');
-  const port = await freePort();
-  const log = openSync(logFile, 'a');
   const flags = [
     // As `npm start` runs it.
     '--enable-source-maps',
     ...(args.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)]),
     ...args['service-flags'].split(' ').filter((flag) => flag !== ''),
   ];
+  return startProcess(
+    [...flags, path.join(args['service-root'], 'dist/src/main.js')],
+    env,
+    path.join(workDir, 'service.log'),
+  );
+}
+
+async function startProcess(
+  nodeArgs: string[],
+  env: Record<string, string>,
+  logFile: string,
+): Promise<ServiceProcess> {
+  const workDir = path.dirname(logFile);
+  const port = await freePort();
+  const log = openSync(logFile, 'a');
   // The log goes straight to a file, so reading it costs the bench process nothing.
-  const child = spawn(process.execPath, [...flags, path.join(args['service-root'], 'dist/src/main.js')], {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: workDir,
     env: {
       PATH: process.env.PATH ?? '',
@@ -220,6 +243,35 @@ interface Row {
   concurrency: number;
   service: Figures;
   baseline: Figures;
+  /** The minimal Fastify + pg server (PostgreSQL only). */
+  minimal?: Figures;
+}
+
+/** Issue 14's targets against the minimal server: throughput share, and service CPU per request. */
+const minimalTargets: Partial<Record<OperationName, { share: number; cpu: number }>> = {
+  create: { share: 0.85, cpu: 1.25 },
+  details: { share: 0.85, cpu: 1.25 },
+};
+
+function minimalLine(row: Row): string {
+  const minimal = row.minimal;
+  if (minimal === undefined) return '';
+  const share = row.service.rps / minimal.rps;
+  const serviceCpu = row.service.cpuMicros?.service ?? Number.NaN;
+  const minimalCpu = minimal.cpuMicros?.service ?? Number.NaN;
+  const cpuRatio = serviceCpu / minimalCpu;
+  const target = minimalTargets[row.operation];
+  const met =
+    target === undefined
+      ? 'none'
+      : share >= target.share && cpuRatio <= target.cpu
+        ? 'yes'
+        : `no (${share < target.share ? `share < ${target.share * 100}%` : ''}${share < target.share && cpuRatio > target.cpu ? ', ' : ''}${cpuRatio > target.cpu ? `CPU > ${target.cpu}×` : ''})`;
+  return (
+    `| ${row.operation} | ${row.concurrency} | ${fixed(row.service.rps, 0)} | ${fixed(minimal.rps, 0)} | ` +
+    `${fixed(share * 100, 0)}% | ${fixed(serviceCpu, 0)} | ${fixed(minimalCpu, 0)} | ${fixed(cpuRatio, 2)}× | ` +
+    `${minimal.errors} | ${met} |`
+  );
 }
 
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -286,6 +338,7 @@ async function main(): Promise<void> {
   }
 
   let service: ServiceProcess | undefined;
+  let minimalServer: ServiceProcess | undefined;
   let raw: Database | undefined;
   let maintenance: { stop(): Promise<void> } | undefined;
   try {
@@ -364,6 +417,20 @@ async function main(): Promise<void> {
         '\n',
     );
 
+    // The framework's limit, on the same database and institution, with a pool of the same size.
+    const minimal =
+      engine === 'postgres'
+        ? await startMinimal(
+            {
+              DATABASE_URL: benchUrl,
+              DATABASE_POOL_SIZE: String(poolSize),
+              INSTITUTION_ID: partner.institutionId,
+              ACTOR: JSON.stringify(partner.actor),
+            },
+            workDir,
+          )
+        : undefined;
+    minimalServer = minimal;
     const servicePid = service.pid;
     const backendPids = async (): Promise<number[]> =>
       engine === 'postgres'
@@ -376,9 +443,13 @@ async function main(): Promise<void> {
           ).rows.map((row) => row.pid)
         : [];
     /** `work`'s figures with the CPU time each process spent per operation. */
-    const accounted = async (work: () => Promise<Figures>, withService: boolean): Promise<Figures> => {
+    const accounted = async (
+      work: () => Promise<Figures>,
+      withService: boolean,
+      serverPid = servicePid,
+    ): Promise<Figures> => {
       const backendsBefore = new Map((await backendPids()).map((pid) => [pid, cpuSecondsOf(pid)]));
-      const serviceBefore = cpuSecondsOf(servicePid);
+      const serviceBefore = cpuSecondsOf(serverPid);
       const clientBefore = process.cpuUsage();
       const figures = await work();
       const client = process.cpuUsage(clientBefore);
@@ -393,7 +464,7 @@ async function main(): Promise<void> {
         cpuMicros: {
           client: perOperation((client.user + client.system) / 1e6),
           ...(engine === 'postgres' ? { database: perOperation(database) } : {}),
-          ...(withService ? { service: perOperation(cpuSecondsOf(servicePid) - serviceBefore) } : {}),
+          ...(withService ? { service: perOperation(cpuSecondsOf(serverPid) - serviceBefore) } : {}),
         },
       };
     };
@@ -416,6 +487,22 @@ async function main(): Promise<void> {
       );
       return { ...figures, peakMemoryMiB: peak };
     };
+    const minimalRun = async (operation: OperationName, concurrency: number, runSeconds: number) => {
+      if (minimal === undefined) return undefined;
+      const tag = `min${run++}`;
+      return accounted(
+        () =>
+          httpLoad({
+            url: minimal.baseUrl,
+            headers: {},
+            concurrency,
+            seconds: runSeconds,
+            request: (n) => serviceOps[operation].request(n, tag),
+          }),
+        true,
+        minimal.pid,
+      );
+    };
     const directRun = (operation: OperationName, concurrency: number, runSeconds: number) => {
       const tag = `raw${run++}`;
       return accounted(
@@ -428,6 +515,7 @@ async function main(): Promise<void> {
     await analyse();
     await directRun('mix', 16, warmupSeconds);
     await httpRun('mix', 16, warmupSeconds);
+    await minimalRun('mix', 16, warmupSeconds);
 
     const rows: Row[] = [];
     console.log(
@@ -439,8 +527,17 @@ async function main(): Promise<void> {
         await analyse();
         const baseline = await directRun(operation, concurrency, seconds);
         await analyse();
+        await analyse();
+        const minimalFigures = await minimalRun(operation, concurrency, seconds);
+        await analyse();
         const measured = await httpRun(operation, concurrency, seconds);
-        const row = { operation, concurrency, service: measured, baseline };
+        const row: Row = {
+          operation,
+          concurrency,
+          service: measured,
+          baseline,
+          ...(minimalFigures === undefined ? {} : { minimal: minimalFigures }),
+        };
         rows.push(row);
         console.log(tableLine(row));
       }
@@ -461,6 +558,17 @@ async function main(): Promise<void> {
           `${cpu(row.service, 'client')} | ${cpu(row.baseline, 'database')} | ${cpu(row.baseline, 'client')} |`,
       );
     }
+    if (minimal !== undefined) {
+      console.log(
+        '\nAgainst the framework: a minimal Fastify + pg server (bench/minimal-server.ts; the same ' +
+          'queries, no validation, auth, rate limits or logging). CPU is per request, of the server process (µs).',
+      );
+      console.log(
+        '| operation | concurrency | service rps | minimal rps | share | service CPU | minimal CPU | CPU ratio | minimal errors | target (≥ 85%, ≤ 1.25×) |',
+      );
+      console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+      for (const row of rows) console.log(minimalLine(row));
+    }
     const failed = rows.filter((row) => !verdict(row).startsWith('yes'));
     console.log(
       `\nload average at end ${loadavg()
@@ -470,6 +578,7 @@ async function main(): Promise<void> {
         )}; ${failed.length === 0 ? 'every target met' : `${failed.length} of ${rows.length} rows miss a target`}`,
     );
   } finally {
+    await minimalServer?.stop();
     const code = await service?.stop();
     if (code !== undefined && code !== 0) console.error(`the service exited with ${String(code)}`);
     await maintenance?.stop();
