@@ -118,11 +118,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         ...(route.config?.credentialsOptional === true ? [{}] : []),
       ];
       const operationId = (schema as { operationId?: string }).operationId ?? operationIdOf(url);
-      const documented = withClientErrorDocumented({
-        ...schema,
-        operationId,
-        security: securityFor(permission),
-      });
+      const documented = withClientErrorDocumented({ ...schema, operationId, security });
       return {
         schema: route.config?.idempotent === true ? withIdempotencyDocumented(documented) : documented,
         url,
