@@ -7,7 +7,7 @@
 // sends them, for --seconds; then the CLI imports --rows rows of a CSV at --concurrency. The
 // per-key rate budget is raised (RATE_LIMIT_API_KEY_PER_MINUTE) so that neither is rate limited.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, randomBytes } from 'node:crypto';
 import { closeSync, createWriteStream, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
       PORT: String(port),
       DATABASE_URL: databaseUrl.toString(),
       JWT_PRIVATE_KEY: generateSigningKeyPem(),
+      WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
       OPERATOR_EMAIL: operator.email,
       OPERATOR_PASSWORD: operator.password,
       LOG_LEVEL: 'info',

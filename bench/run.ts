@@ -315,6 +315,7 @@ async function main(): Promise<void> {
   const operator = { email: 'operator@bench.test', password: randomBytes(12).toString('base64url') };
   const serviceEnv: Record<string, string> = {
     JWT_PRIVATE_KEY: generateSigningKeyPem(),
+    WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
     OPERATOR_EMAIL: operator.email,
     OPERATOR_PASSWORD: operator.password,
     DATABASE_POOL_SIZE: String(poolSize),

@@ -41,7 +41,8 @@ export async function servedDocument(): Promise<Record<string, unknown>> {
     const response = await app.inject({ method: 'GET', url: '/openapi.json' });
     await app.close();
     if (response.statusCode !== 200) throw new Error(`/openapi.json answered ${response.statusCode}`);
-    return response.json();
+    const document: Record<string, unknown> = response.json();
+    return document;
   } finally {
     await db.close();
   }

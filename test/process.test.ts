@@ -1,6 +1,7 @@
 // The service as a real process, started the way `npm start` starts it: configuration checks,
 // the embedded database's data-directory lock, the operator bootstrap, a signing key that
 // survives restarts, and a graceful exit on SIGTERM.
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -200,6 +201,7 @@ describe(`the service process on PostgreSQL (${engine})`, { skip: engine !== 'po
     const env = {
       DATABASE_URL: url.toString(),
       JWT_PRIVATE_KEY: generateSigningKeyPem().replace(/\n/g, '\\n'),
+      WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
       OPERATOR_EMAIL: 'ops@bank.test',
       OPERATOR_PASSWORD: 'a-long-operator-password',
     };

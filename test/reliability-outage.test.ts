@@ -12,6 +12,7 @@
 // configured timeouts, and /health/ready 503; after a restore the same process must answer 2xx
 // again within a few seconds. Afterwards SQL shows every acknowledged write stored as answered and
 // no half-written customer.
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -334,6 +335,7 @@ describe(`database outage (${engine})`, { skip: engine !== 'postgres' && 'needs 
       DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
       DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
       JWT_PRIVATE_KEY: generateSigningKeyPem().replace(/\n/g, '\\n'),
+      WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
       OPERATOR_EMAIL: 'ops@outage.test',
       OPERATOR_PASSWORD: 'an-outage-operator-password',
     });

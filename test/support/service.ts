@@ -2,6 +2,7 @@
 // tsx), outside the repository so that a developer's own .env cannot leak into a test, on a free
 // port. Every process's whole output and the personal values and secrets sent to it are written
 // out when the test process ends, for the run's log scan.
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -187,6 +188,7 @@ export async function createServiceData(): Promise<ServiceData> {
     env: {
       DATABASE_URL: url.toString(),
       JWT_PRIVATE_KEY: generateSigningKeyPem().replace(/\n/g, '\\n'),
+      WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
       OPERATOR_EMAIL: operator.email,
       OPERATOR_PASSWORD: operator.password,
     },

@@ -445,6 +445,186 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/webhook/create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Subscribe an endpoint to events; its signing secret is shown only in this response
+         * @description Owners and Admins, or API keys with the webhooks:manage scope. Events are POSTed to the URL signed as Standard Webhooks says (webhook-id, webhook-timestamp, webhook-signature). A URL that is not allowed is 400 VALIDATION_ERROR naming url.
+         */
+        post: operations["webhookCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook/find": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The institution's webhook endpoints, newest first, never a secret
+         * @description Owners, Admins and Viewers, or API keys with the webhooks:manage scope.
+         */
+        post: operations["webhookFind"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change an endpoint's URL, event types or description, or disable or re-enable it
+         * @description Owners and Admins, or API keys with the webhooks:manage scope.
+         */
+        post: operations["webhookUpdate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete an endpoint: nothing more is sent to it
+         * @description Owners and Admins, or API keys with the webhooks:manage scope. Its delivery log goes with it.
+         */
+        post: operations["webhookDelete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace an endpoint's signing secret; the previous one keeps signing beside it for 24 hours
+         * @description Owners and Admins, or API keys with the webhooks:manage scope. During the overlap webhook-signature carries both signatures, separated by a space.
+         */
+        post: operations["webhookRotateSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a ping event to this endpoint alone
+         * @description Owners and Admins, or API keys with the webhooks:manage scope. Answers with the queued event; its id is the webhook-id the endpoint receives.
+         */
+        post: operations["webhookTest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An endpoint's deliveries, newest first, with their last attempt
+         * @description Owners, Admins and Viewers, or API keys with the webhooks:manage scope.
+         */
+        post: operations["webhookDeliveries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/webhook/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an event again, or every failed delivery of a time range
+         * @description Owners and Admins, or API keys with the webhooks:manage scope. With eventId: that event is queued for the endpoint, whatever its delivery's status. With since and until: every failed delivery of events dated within the range (inclusive). A disabled endpoint must be re-enabled first (400).
+         */
+        post: operations["webhookRedeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/event/find": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The institution's events, newest first (kept 30 days)
+         * @description Owners, Admins and Viewers, or API keys with customers:read or webhooks:manage. Bounds are inclusive, on timestamp.
+         */
+        post: operations["eventFind"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1500,13 +1680,13 @@ export interface operations {
                     /** @example backend */
                     name: string;
                     /**
-                     * @description Defaults to both scopes
+                     * @description Defaults to customers:read and customers:write; webhooks:manage must be asked for
                      * @default [
                      *       "customers:read",
                      *       "customers:write"
                      *     ]
                      */
-                    scopes?: ("customers:read" | "customers:write")[];
+                    scopes?: ("customers:read" | "customers:write" | "webhooks:manage")[];
                     /**
                      * @description The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as IPv4). From any other address the key gets 401. Null: any address. 1-50 entries.
                      * @example [
@@ -1541,7 +1721,7 @@ export interface operations {
                             name: string;
                             /** @description The first characters of the key, to tell keys apart */
                             prefix: string;
-                            scopes: ("customers:read" | "customers:write")[];
+                            scopes: ("customers:read" | "customers:write" | "webhooks:manage")[];
                             /** @description The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as IPv4). From any other address the key gets 401. Null: any address. */
                             allowedIps: string[] | null;
                             /**
@@ -1815,7 +1995,7 @@ export interface operations {
                             name: string;
                             /** @description The first characters of the key, to tell keys apart */
                             prefix: string;
-                            scopes: ("customers:read" | "customers:write")[];
+                            scopes: ("customers:read" | "customers:write" | "webhooks:manage")[];
                             /** @description The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as IPv4). From any other address the key gets 401. Null: any address. */
                             allowedIps: string[] | null;
                             /**
@@ -2054,7 +2234,7 @@ export interface operations {
                             name: string;
                             /** @description The first characters of the key, to tell keys apart */
                             prefix: string;
-                            scopes: ("customers:read" | "customers:write")[];
+                            scopes: ("customers:read" | "customers:write" | "webhooks:manage")[];
                             /** @description The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as IPv4). From any other address the key gets 401. Null: any address. */
                             allowedIps: string[] | null;
                             /**
@@ -3367,6 +3547,11 @@ export interface operations {
                      * @default 0
                      */
                     skip?: number;
+                    /**
+                     * Format: uuid
+                     * @description A cursor: the previous page's `meta.nextCursor` (the id of its last customer); the page starts right after that customer. Deep pages stay as fast as the first. Not with `skip`.
+                     */
+                    startingAfter?: string;
                 };
             };
         };
@@ -3426,6 +3611,11 @@ export interface operations {
                             total: number;
                             take: number;
                             skip: number;
+                            /**
+                             * Format: uuid
+                             * @description Send it as `startingAfter` for the next page; null when no customer follows this page
+                             */
+                            nextCursor: string | null;
                         };
                     };
                 };
@@ -4296,6 +4486,11 @@ export interface operations {
                     skip?: number;
                     /**
                      * Format: uuid
+                     * @description A cursor: the previous page's `meta.nextCursor` (the id of its last customer); the page starts right after that customer. Deep pages stay as fast as the first. Not with `skip`.
+                     */
+                    startingAfter?: string;
+                    /**
+                     * Format: uuid
                      * @description Only this institution
                      */
                     institutionId?: string;
@@ -4363,6 +4558,11 @@ export interface operations {
                             total: number;
                             take: number;
                             skip: number;
+                            /**
+                             * Format: uuid
+                             * @description Send it as `startingAfter` for the next page; null when no customer follows this page
+                             */
+                            nextCursor: string | null;
                         };
                     };
                 };
@@ -5962,6 +6162,2636 @@ export interface operations {
                 };
             };
             /** @description `UNAUTHORIZED`, `INVALID_CREDENTIALS` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    webhookCreate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response (2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: one operator scope). Repeating the request with the same key and body returns that response again, with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.
+                 * @example 5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Where events are POSTed: https:// only, no user:pass@, no fragment, never a loopback, private, link-local, multicast or reserved address (IP literals are refused here; names are checked again on every delivery, after DNS resolution). At most 2048 characters.
+                     * @example https://partner.example.com/webhooks/customercore
+                     */
+                    url: string;
+                    /** @description The event types sent to it; every type but ping when absent (ping is sent by /v2/webhook/test only) */
+                    eventTypes?: ("customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased")[];
+                    /** @description A note for your own use */
+                    description?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    /** @description Present when this is the stored response of an earlier request with the same Idempotency-Key: the status and body are the first response's, except that an error body's `requestId` is this request's own, like its `x-request-id` header. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description Where events are POSTed: https:// only, no user:pass@, no fragment, never a loopback, private, link-local, multicast or reserved address (IP literals are refused here; names are checked again on every delivery, after DNS resolution). At most 2048 characters. */
+                            url: string;
+                            description: string | null;
+                            eventTypes: ("customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased")[];
+                            enabled: boolean;
+                            /**
+                             * @description Why the service disabled it: gone (it answered 410), failing (no success for WEBHOOK_DISABLE_AFTER, default 5 days); null when enabled, or disabled by you
+                             * @enum {string|null}
+                             */
+                            disabledReason: "gone" | "failing" | null;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            updatedAt: string;
+                            /** @description The signing secret (whsec_ + base64 of 32 random bytes), for the Standard Webhooks libraries. Shown only in this response. */
+                            secret: string;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_KEY_REUSED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    webhookFind: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description Where events are POSTed: https:// only, no user:pass@, no fragment, never a loopback, private, link-local, multicast or reserved address (IP literals are refused here; names are checked again on every delivery, after DNS resolution). At most 2048 characters. */
+                            url: string;
+                            description: string | null;
+                            eventTypes: ("customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased")[];
+                            enabled: boolean;
+                            /**
+                             * @description Why the service disabled it: gone (it answered 410), failing (no success for WEBHOOK_DISABLE_AFTER, default 5 days); null when enabled, or disabled by you
+                             * @enum {string|null}
+                             */
+                            disabledReason: "gone" | "failing" | null;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    webhookUpdate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response (2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: one operator scope). Repeating the request with the same key and body returns that response again, with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.
+                 * @example 5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    id: string;
+                    /**
+                     * @description Where events are POSTed: https:// only, no user:pass@, no fragment, never a loopback, private, link-local, multicast or reserved address (IP literals are refused here; names are checked again on every delivery, after DNS resolution). At most 2048 characters.
+                     * @example https://partner.example.com/webhooks/customercore
+                     */
+                    url?: string;
+                    /** @description The event types sent to it; every type but ping when absent (ping is sent by /v2/webhook/test only) */
+                    eventTypes?: ("customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased")[];
+                    /** @description A note for your own use */
+                    description?: string | null;
+                    /** @description true re-enables a disabled endpoint (disabledReason back to null; deliveries recorded failed meanwhile are not sent: use redeliver); false disables it (nothing is sent to it) */
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Present when this is the stored response of an earlier request with the same Idempotency-Key: the status and body are the first response's, except that an error body's `requestId` is this request's own, like its `x-request-id` header. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description Where events are POSTed: https:// only, no user:pass@, no fragment, never a loopback, private, link-local, multicast or reserved address (IP literals are refused here; names are checked again on every delivery, after DNS resolution). At most 2048 characters. */
+                            url: string;
+                            description: string | null;
+                            eventTypes: ("customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased")[];
+                            enabled: boolean;
+                            /**
+                             * @description Why the service disabled it: gone (it answered 410), failing (no success for WEBHOOK_DISABLE_AFTER, default 5 days); null when enabled, or disabled by you
+                             * @enum {string|null}
+                             */
+                            disabledReason: "gone" | "failing" | null;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_KEY_REUSED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    webhookDelete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response (2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: one operator scope). Repeating the request with the same key and body returns that response again, with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.
+                 * @example 5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    id: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Present when this is the stored response of an earlier request with the same Idempotency-Key: the status and body are the first response's, except that an error body's `requestId` is this request's own, like its `x-request-id` header. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description Where events are POSTed: https:// only, no user:pass@, no fragment, never a loopback, private, link-local, multicast or reserved address (IP literals are refused here; names are checked again on every delivery, after DNS resolution). At most 2048 characters. */
+                            url: string;
+                            description: string | null;
+                            eventTypes: ("customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased")[];
+                            enabled: boolean;
+                            /**
+                             * @description Why the service disabled it: gone (it answered 410), failing (no success for WEBHOOK_DISABLE_AFTER, default 5 days); null when enabled, or disabled by you
+                             * @enum {string|null}
+                             */
+                            disabledReason: "gone" | "failing" | null;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_KEY_REUSED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    webhookRotateSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response (2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: one operator scope). Repeating the request with the same key and body returns that response again, with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.
+                 * @example 5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    id: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Present when this is the stored response of an earlier request with the same Idempotency-Key: the status and body are the first response's, except that an error body's `requestId` is this request's own, like its `x-request-id` header. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description Where events are POSTed: https:// only, no user:pass@, no fragment, never a loopback, private, link-local, multicast or reserved address (IP literals are refused here; names are checked again on every delivery, after DNS resolution). At most 2048 characters. */
+                            url: string;
+                            description: string | null;
+                            eventTypes: ("customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased")[];
+                            enabled: boolean;
+                            /**
+                             * @description Why the service disabled it: gone (it answered 410), failing (no success for WEBHOOK_DISABLE_AFTER, default 5 days); null when enabled, or disabled by you
+                             * @enum {string|null}
+                             */
+                            disabledReason: "gone" | "failing" | null;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            updatedAt: string;
+                            /** @description The signing secret (whsec_ + base64 of 32 random bytes), for the Standard Webhooks libraries. Shown only in this response. */
+                            secret: string;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_KEY_REUSED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    webhookTest: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response (2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: one operator scope). Repeating the request with the same key and body returns that response again, with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.
+                 * @example 5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    id: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Present when this is the stored response of an earlier request with the same Idempotency-Key: the status and body are the first response's, except that an error body's `requestId` is this request's own, like its `x-request-id` header. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description No personal values: read the customer with /v2/customer/details. `version` is the customer version after the change. */
+                        data: {
+                            /**
+                             * Format: uuid
+                             * @description The event id: the webhook-id header of its deliveries
+                             */
+                            id: string;
+                            /** @enum {string} */
+                            type: "customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased" | "ping";
+                            /**
+                             * Format: date-time
+                             * @description When the change was made
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            timestamp: string;
+                            data: {
+                                /** Format: uuid */
+                                customerId: string;
+                                /** Format: uuid */
+                                walletId: string;
+                                version: number;
+                                /** @enum {string} */
+                                previousStatus: "Active" | "Blocked" | "Suspicious";
+                                /** @enum {string} */
+                                status: "Active" | "Blocked" | "Suspicious";
+                                /** @enum {string} */
+                                setBy: "institution" | "operator";
+                                /** @description true when the institution cannot undo it */
+                                locked: boolean;
+                                reason: string | null;
+                            } | {
+                                /** Format: uuid */
+                                customerId: string;
+                                /** Format: uuid */
+                                walletId: string;
+                                version: number;
+                                /** @description Names only, never values */
+                                changedFields: string[];
+                            } | {
+                                /** Format: uuid */
+                                customerId: string;
+                                /** Format: uuid */
+                                walletId: string;
+                                version: number;
+                                externalId: string | null;
+                            } | {
+                                /** Format: uuid */
+                                customerId: string;
+                                /** Format: uuid */
+                                walletId: string;
+                                version: number;
+                            } | {
+                                /** Format: uuid */
+                                endpointId: string;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_KEY_REUSED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    webhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    endpointId: string;
+                    /** Format: uuid */
+                    eventId?: string;
+                    /** @enum {string} */
+                    status?: "pending" | "succeeded" | "failed";
+                    /**
+                     * @description Page size (1-100)
+                     * @default 20
+                     */
+                    take?: number;
+                    /**
+                     * @description How many to skip
+                     * @default 0
+                     */
+                    skip?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            /** @enum {string} */
+                            eventType: "customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased" | "ping";
+                            /** @enum {string} */
+                            status: "pending" | "succeeded" | "failed";
+                            /** @description Attempts made so far, redeliveries included */
+                            attempts: number;
+                            /**
+                             * Format: date-time
+                             * @description When pending: the next attempt
+                             */
+                            nextAttemptAt: string | null;
+                            lastAttempt: {
+                                /** Format: date-time */
+                                at: string;
+                                /** @description null when no answer came */
+                                responseStatus: number | null;
+                                durationMs: number;
+                                /** @description null on success; else one of http_status, redirect, timeout, connection_refused, connection_reset, dns, tls, blocked_destination, network */
+                                error: string | null;
+                            } | null;
+                        }[];
+                        meta: {
+                            /** @description How many match the filters in all */
+                            total: number;
+                            take: number;
+                            skip: number;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    webhookRedeliver: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response (2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: one operator scope). Repeating the request with the same key and body returns that response again, with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.
+                 * @example 5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Either eventId, or since and until (inclusive, on the event timestamp). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    endpointId: string;
+                    /**
+                     * Format: uuid
+                     * @description Send this event again (whatever its delivery status)
+                     */
+                    eventId?: string;
+                    /**
+                     * Format: date-time
+                     * @description With until: every failed delivery of events in the range
+                     */
+                    since?: string;
+                    /**
+                     * Format: date-time
+                     * @description Inclusive
+                     */
+                    until?: string;
+                } | {
+                    /** Format: uuid */
+                    eventId: string;
+                } | {
+                    since: string;
+                    until: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Present when this is the stored response of an earlier request with the same Idempotency-Key: the status and body are the first response's, except that an error body's `requestId` is this request's own, like its `x-request-id` header. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** @description Deliveries queued */
+                            queued: number;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_KEY_REUSED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    eventFind: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type?: "customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased" | "ping";
+                    /** Format: uuid */
+                    customerId?: string;
+                    /**
+                     * Format: date-time
+                     * @description Inclusive, on timestamp
+                     */
+                    createdFrom?: string;
+                    /**
+                     * Format: date-time
+                     * @description Inclusive, on timestamp
+                     */
+                    createdTo?: string;
+                    /**
+                     * @description Page size (1-100)
+                     * @default 20
+                     */
+                    take?: number;
+                    /**
+                     * @description How many to skip
+                     * @default 0
+                     */
+                    skip?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /**
+                             * Format: uuid
+                             * @description The event id: the webhook-id header of its deliveries
+                             */
+                            id: string;
+                            /** @enum {string} */
+                            type: "customer.created" | "customer.updated" | "wallet.status_changed" | "customer.erased" | "ping";
+                            /**
+                             * Format: date-time
+                             * @description When the change was made
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            timestamp: string;
+                            data: {
+                                /** Format: uuid */
+                                customerId: string;
+                                /** Format: uuid */
+                                walletId: string;
+                                version: number;
+                                /** @enum {string} */
+                                previousStatus: "Active" | "Blocked" | "Suspicious";
+                                /** @enum {string} */
+                                status: "Active" | "Blocked" | "Suspicious";
+                                /** @enum {string} */
+                                setBy: "institution" | "operator";
+                                /** @description true when the institution cannot undo it */
+                                locked: boolean;
+                                reason: string | null;
+                            } | {
+                                /** Format: uuid */
+                                customerId: string;
+                                /** Format: uuid */
+                                walletId: string;
+                                version: number;
+                                /** @description Names only, never values */
+                                changedFields: string[];
+                            } | {
+                                /** Format: uuid */
+                                customerId: string;
+                                /** Format: uuid */
+                                walletId: string;
+                                version: number;
+                                externalId: string | null;
+                            } | {
+                                /** Format: uuid */
+                                customerId: string;
+                                /** Format: uuid */
+                                walletId: string;
+                                version: number;
+                            } | {
+                                /** Format: uuid */
+                                endpointId: string;
+                            };
+                        }[];
+                        meta: {
+                            /** @description How many match the filters in all */
+                            total: number;
+                            take: number;
+                            skip: number;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
             401: {
                 headers: {
                     [name: string]: unknown;

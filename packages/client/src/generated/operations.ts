@@ -23,6 +23,15 @@ export const operationRoutes = {
   userFind: { method: 'post', path: '/v2/user/find', auth: 'required', idempotent: false },
   userDeactivate: { method: 'post', path: '/v2/user/deactivate', auth: 'required', idempotent: true },
   userChangePassword: { method: 'post', path: '/v2/user/change-password', auth: 'required', idempotent: false },
+  webhookCreate: { method: 'post', path: '/v2/webhook/create', auth: 'required', idempotent: true },
+  webhookFind: { method: 'post', path: '/v2/webhook/find', auth: 'required', idempotent: false },
+  webhookUpdate: { method: 'post', path: '/v2/webhook/update', auth: 'required', idempotent: true },
+  webhookDelete: { method: 'post', path: '/v2/webhook/delete', auth: 'required', idempotent: true },
+  webhookRotateSecret: { method: 'post', path: '/v2/webhook/rotate-secret', auth: 'required', idempotent: true },
+  webhookTest: { method: 'post', path: '/v2/webhook/test', auth: 'required', idempotent: true },
+  webhookDeliveries: { method: 'post', path: '/v2/webhook/deliveries', auth: 'required', idempotent: false },
+  webhookRedeliver: { method: 'post', path: '/v2/webhook/redeliver', auth: 'required', idempotent: true },
+  eventFind: { method: 'post', path: '/v2/event/find', auth: 'required', idempotent: false },
 } as const;
 
 export type OperationId = keyof typeof operationRoutes;
