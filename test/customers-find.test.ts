@@ -569,7 +569,7 @@ describe(`customers find and details (${engine})`, () => {
     );
   });
 
-  it("when startingAfter names no customer of the caller's, or comes with skip, then find is 400 VALIDATION_ERROR", async () => {
+  it("when startingAfter names no customer of the caller's, then find is 404 CUSTOMER_NOT_FOUND; with skip or not a uuid, 400 VALIDATION_ERROR", async () => {
     const institution = await createInstitution(t, operator);
     const other = await createInstitution(t, operator);
     const mine = await createCustomer(t, institution.owner);
@@ -577,22 +577,23 @@ describe(`customers find and details (${engine})`, () => {
 
     const unknown = await post(t, '/v2/customer/find', { startingAfter: randomUUID() }, institution.owner);
     const foreign = await post(t, '/v2/customer/find', { startingAfter: theirs.id }, institution.owner);
-    const both = await post(t, '/v2/customer/find', { startingAfter: mine.id, skip: 1 }, institution.owner);
+    const both = await post(t, '/v2/customer/find', { startingAfter: mine.id, skip: 0 }, institution.owner);
     const notUuid = await post(t, '/v2/customer/find', { startingAfter: 'abc' }, institution.owner);
 
-    for (const [answer, field] of [
-      [unknown, 'startingAfter'],
-      [foreign, 'startingAfter'],
-      [both, 'skip'],
-      [notUuid, 'startingAfter'],
+    for (const [answer, status, code, field] of [
+      [unknown, 404, 'CUSTOMER_NOT_FOUND', 'startingAfter'],
+      [foreign, 404, 'CUSTOMER_NOT_FOUND', 'startingAfter'],
+      [both, 400, 'VALIDATION_ERROR', 'skip'],
+      [notUuid, 400, 'VALIDATION_ERROR', 'startingAfter'],
     ] as const) {
-      assert.equal(answer.status, 400, JSON.stringify(answer.body));
-      assert.equal(answer.body.code, 'VALIDATION_ERROR');
+      assert.equal(answer.status, status, JSON.stringify(answer.body));
+      assert.equal(answer.body.code, code);
       assert.deepEqual(
         answer.body.details.map((detail: { field: string }) => detail.field),
         [field],
       );
     }
+    assert.equal(foreign.body.message, unknown.body.message, 'a foreign cursor reads as an unknown one');
   });
 
   it('when take and skip are left out, then a page of 20 from the start is returned', async () => {

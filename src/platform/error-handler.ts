@@ -58,6 +58,11 @@ function describe(error: AjvError): FieldProblem {
         field: String(error.params.property),
         message: `can only be sent with ${String(error.params.missingProperty)}`,
       };
+    case 'x-excludes':
+      return {
+        field: String(error.params.property),
+        message: `cannot be combined with ${String(error.params.other)}`,
+      };
     case 'x-immutable':
       return { field: String(error.params.field), message: 'cannot be updated' };
     case 'type': {

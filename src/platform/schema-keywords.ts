@@ -7,6 +7,8 @@
 //   x-requires: { field: ['other', ...] }    a body that has `field` must have the others too
 //                                            (JSON Schema's `dependencies`, which OpenAPI 3.0
 //                                            lacks: a document carrying it is invalid OpenAPI).
+//   x-excludes: { field: ['other', ...] }    a body that has `field` must not have the others (Ajv
+//                                            fills defaults in first: give these fields none).
 //   format 'iso-country'                     an assigned ISO 3166-1 alpha-2 code.
 //   format 'uuid'                            the canonical 8-4-4-4-12 form only (ajv-formats also
 //                                            accepts a urn:uuid: prefix, which PostgreSQL refuses).
@@ -135,6 +137,35 @@ export function schemaKeywords(ajv: Ajv): void {
                       keyword: 'x-requires',
                       message: `must have property ${missingProperty} when property ${property} is present`,
                       params: { property, missingProperty },
+                    }) as Partial<ErrorObject> as ErrorObject,
+                )
+            : [],
+        );
+        if (errors.length === 0) return true;
+        validate.errors = errors;
+        return false;
+      };
+      return validate;
+    },
+  });
+
+  ajv.addKeyword({
+    keyword: 'x-excludes',
+    type: 'object',
+    schemaType: 'object',
+    errors: true,
+    compile(exclusions: Record<string, string[]>) {
+      const validate: DataValidateFunction = (data: Record<string, unknown>) => {
+        const errors = Object.entries(exclusions).flatMap(([property, excluded]) =>
+          Object.hasOwn(data, property)
+            ? excluded
+                .filter((other) => Object.hasOwn(data, other))
+                .map(
+                  (other) =>
+                    ({
+                      keyword: 'x-excludes',
+                      message: `must not have property ${other} when property ${property} is present`,
+                      params: { property, other },
                     }) as Partial<ErrorObject> as ErrorObject,
                 )
             : [],

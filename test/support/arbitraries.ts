@@ -28,6 +28,7 @@ export interface Schema {
   anyOf?: { required?: string[] }[];
   not?: { required?: string[] };
   'x-requires'?: Record<string, string[]>;
+  'x-excludes'?: Record<string, string[]>;
 }
 
 /** Whether a body has what anyOf and not ask of its fields (the generators leave the rest to ajv). */
@@ -37,7 +38,19 @@ function meetsAlternatives(schema: Schema, body: Record<string, unknown>): boole
   for (const [field, needs] of Object.entries(schema['x-requires'] ?? {})) {
     if (field in body && !has(needs)) return false;
   }
+  for (const [field, excluded] of Object.entries(schema['x-excludes'] ?? {})) {
+    if (field in body && excluded.some((other) => other in body)) return false;
+  }
   return schema.not?.required === undefined || !has(schema.not.required);
+}
+
+/** The fields that x-excludes forbids beside `field`, either way round. */
+function excludedBeside(schema: Schema | undefined, field: string): Set<string> {
+  const exclusions = Object.entries(schema?.['x-excludes'] ?? {});
+  return new Set([
+    ...exclusions.flatMap(([property, others]) => (property === field ? others : [])),
+    ...exclusions.flatMap(([property, others]) => (others.includes(field) ? [property] : [])),
+  ]);
 }
 
 /** An endpoint URL the destination rules accept: https, a public-looking name, a path and query. */
@@ -938,7 +951,8 @@ export function edgeNumberBody(route: Route, context: FuzzContext): fc.Arbitrary
         // Beyond 2^53 the contract gives no rule: refusing or serving an empty page are both fine.
         expect = !inRange ? 'invalid' : Number.isSafeInteger(value) ? 'valid' : 'any';
       }
-      const rest = entriesOf(body).filter(([key]) => key !== name);
+      const excluded = excludedBeside(route.body, name);
+      const rest = entriesOf(body).filter(([key]) => key !== name && !excluded.has(key));
       return {
         payload: rawObject([...rest, [name, literal]]),
         expect,

@@ -127,9 +127,12 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
       config: { permission: 'customers:read' },
       schema: {
         tags: ['Customers'],
-        summary: 'Search customers; newest first, paged with take and skip',
+        summary: 'Search customers; newest first, paged with take and skip or by cursor',
         body: FindCustomersBody,
-        response: { 200: CustomerPageResponse, ...errorResponses({ auth: true }) },
+        response: {
+          200: CustomerPageResponse,
+          ...errorResponses({ auth: true, codes: ['CUSTOMER_NOT_FOUND'] }),
+        },
       },
     },
     async (request) =>

@@ -155,7 +155,15 @@ const findFilters = {
   createdFrom: Type.Optional(Timestamp('Inclusive lower bound on createdAt')),
   createdTo: Type.Optional(Timestamp('Inclusive upper bound on createdAt')),
   take: Type.Optional(Take),
-  skip: Type.Optional(Skip),
+  // No default (0 is the service's), so that a skip the client did not send is not one it combined
+  // with startingAfter.
+  skip: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'How many to skip; 0 if left out',
+    }),
+  ),
   startingAfter: Type.Optional(
     Uuid(
       "A cursor: the previous page's `meta.nextCursor` (the id of its last customer); the page starts right after that customer. Deep pages stay as fast as the first. Not with `skip`.",
@@ -177,6 +185,7 @@ const CursorPage = Type.Object(
 export const FindCustomersBody = Type.Object(findFilters, {
   additionalProperties: false,
   description: 'All filters are optional and combined with AND. Newest first.',
+  'x-excludes': { skip: ['startingAfter'] },
 });
 export type FindCustomersBody = Static<typeof FindCustomersBody>;
 
@@ -185,6 +194,7 @@ export const AdminFindCustomersBody = Type.Object(
   {
     additionalProperties: false,
     description: 'Across institutions. All filters optional, ANDed. Newest first.',
+    'x-excludes': { skip: ['startingAfter'] },
   },
 );
 export type AdminFindCustomersBody = Static<typeof AdminFindCustomersBody>;

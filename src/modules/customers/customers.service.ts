@@ -236,14 +236,10 @@ async function findPage<T>(
 ) {
   const { take, skip, startingAfter, ...filters } = body;
   const page = pageOf({ take, skip });
-  if (startingAfter !== undefined && page.skip > 0) {
-    throw new AppError('VALIDATION_ERROR', 'Page with skip or with startingAfter, not both', [
-      { field: 'skip', message: 'cannot be combined with startingAfter' },
-    ]);
-  }
   const after = startingAfter === undefined ? undefined : await customerPosition(db, tenant, startingAfter);
   if (startingAfter !== undefined && after === undefined) {
-    throw new AppError('VALIDATION_ERROR', 'startingAfter names no customer', [
+    // A well-formed cursor naming a customer the caller cannot see: the customer is not found.
+    throw new AppError('CUSTOMER_NOT_FOUND', 'startingAfter names no customer', [
       { field: 'startingAfter', message: 'names no customer of this institution' },
     ]);
   }

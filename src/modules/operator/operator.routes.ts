@@ -64,7 +64,10 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
         tags: ['Operator'],
         summary: 'Search customers across institutions',
         body: AdminFindCustomersBody,
-        response: { 200: AdminCustomerPageResponse, ...errorResponses({ auth: true }) },
+        response: {
+          200: AdminCustomerPageResponse,
+          ...errorResponses({ auth: true, codes: ['CUSTOMER_NOT_FOUND'] }),
+        },
       },
     },
     async (request) => adminFindCustomers(deps.db, request.body),

@@ -260,7 +260,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Search customers; newest first, paged with take and skip */
+        /** Search customers; newest first, paged with take and skip or by cursor */
         post: operations["customerFind"];
         delete?: never;
         options?: never;
@@ -3542,10 +3542,7 @@ export interface operations {
                      * @default 20
                      */
                     take?: number;
-                    /**
-                     * @description How many to skip
-                     * @default 0
-                     */
+                    /** @description How many to skip; 0 if left out */
                     skip?: number;
                     /**
                      * Format: uuid
@@ -3666,6 +3663,28 @@ export interface operations {
             };
             /** @description `FORBIDDEN` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `CUSTOMER_NOT_FOUND` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4479,10 +4498,7 @@ export interface operations {
                      * @default 20
                      */
                     take?: number;
-                    /**
-                     * @description How many to skip
-                     * @default 0
-                     */
+                    /** @description How many to skip; 0 if left out */
                     skip?: number;
                     /**
                      * Format: uuid
@@ -4613,6 +4629,28 @@ export interface operations {
             };
             /** @description `FORBIDDEN` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `CUSTOMER_NOT_FOUND` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
