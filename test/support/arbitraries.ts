@@ -504,11 +504,12 @@ export function mutatedBody(route: Route, context: FuzzContext): fc.Arbitrary<Mu
   const strings = properties.filter(([, property]) => property.type === 'string');
   const mutations: fc.Arbitrary<(body: Record<string, unknown>) => Mutated>[] = [];
   const pick = <T>(items: T[]) => fc.constantFrom(...items);
-  const set = (body: Record<string, unknown>, name: string, value: unknown, note: string): Mutated => ({
-    body: { ...body, [name]: value },
-    expect: 'invalid',
-    note,
-  });
+  // Setting a field drops the ones x-excludes forbids beside it, so only the mutation can be wrong.
+  const set = (body: Record<string, unknown>, name: string, value: unknown, note: string): Mutated => {
+    const excluded = excludedBeside(schema, name);
+    const rest = Object.entries(body).filter(([key]) => !excluded.has(key));
+    return { body: { ...Object.fromEntries(rest), [name]: value }, expect: 'invalid', note };
+  };
 
   if (properties.length > 0) {
     mutations.push(
