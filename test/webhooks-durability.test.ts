@@ -117,7 +117,7 @@ describe(`webhook outbox durability (${engine})`, () => {
         }
         assert.equal(answer.status, 201, JSON.stringify(answer.body));
         acknowledged.add(answer.body.data.id as string);
-        if (acknowledged.size >= 150 && !killed) {
+        if (acknowledged.size >= 150) {
           killed = true;
           service.child.kill('SIGKILL');
         }
