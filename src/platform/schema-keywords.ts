@@ -14,7 +14,7 @@
 //                                            accepts a urn:uuid: prefix, which PostgreSQL refuses).
 //   format 'date-time'                       ajv-formats' RFC 3339 check, without year 0000, which
 //                                            PostgreSQL refuses (1 BC is followed by AD 1).
-import type { Ajv, ErrorObject } from 'ajv';
+import type { Ajv, ErrorObject, KeywordDefinition } from 'ajv';
 import type { DataValidateFunction, DataValidationCxt } from 'ajv/dist/types/index.js';
 import countries from 'i18n-iso-countries';
 import { parsePhoneNumberWithError } from 'libphonenumber-js/max';
@@ -120,52 +120,52 @@ export function schemaKeywords(ajv: Ajv): void {
     },
   });
 
-  ajv.addKeyword({
-    keyword: 'x-requires',
-    type: 'object',
-    schemaType: 'object',
-    errors: true,
-    compile(requirements: Record<string, string[]>) {
-      const validate: DataValidateFunction = (data: Record<string, unknown>) => {
-        const errors = Object.entries(requirements).flatMap(([property, needed]) =>
-          Object.hasOwn(data, property)
-            ? needed
-                .filter((missingProperty) => !Object.hasOwn(data, missingProperty))
-                .map(
-                  (missingProperty) =>
-                    ({
-                      keyword: 'x-requires',
-                      message: `must have property ${missingProperty} when property ${property} is present`,
-                      params: { property, missingProperty },
-                    }) as Partial<ErrorObject> as ErrorObject,
-                )
-            : [],
-        );
-        if (errors.length === 0) return true;
-        validate.errors = errors;
-        return false;
-      };
-      return validate;
-    },
-  });
+  // a body that has `property` must have (x-requires) or must not have (x-excludes) the others.
+  ajv.addKeyword(
+    fieldRelation(
+      'x-requires',
+      'missingProperty',
+      (data, other) => !Object.hasOwn(data, other),
+      (property, other) => `must have property ${other} when property ${property} is present`,
+    ),
+  );
+  ajv.addKeyword(
+    fieldRelation(
+      'x-excludes',
+      'other',
+      (data, other) => Object.hasOwn(data, other),
+      (property, other) => `must not have property ${other} when property ${property} is present`,
+    ),
+  );
+}
 
-  ajv.addKeyword({
-    keyword: 'x-excludes',
+/**
+ * A keyword `{ property: ['other', ...] }` that fails, for a body that has `property`, on each
+ * other field for which `broken` holds; the error names both in `params`.
+ */
+function fieldRelation(
+  keyword: 'x-requires' | 'x-excludes',
+  otherParam: string,
+  broken: (data: Record<string, unknown>, other: string) => boolean,
+  message: (property: string, other: string) => string,
+): KeywordDefinition {
+  return {
+    keyword,
     type: 'object',
     schemaType: 'object',
     errors: true,
-    compile(exclusions: Record<string, string[]>) {
+    compile(relations: Record<string, string[]>) {
       const validate: DataValidateFunction = (data: Record<string, unknown>) => {
-        const errors = Object.entries(exclusions).flatMap(([property, excluded]) =>
+        const errors = Object.entries(relations).flatMap(([property, others]) =>
           Object.hasOwn(data, property)
-            ? excluded
-                .filter((other) => Object.hasOwn(data, other))
+            ? others
+                .filter((other) => broken(data, other))
                 .map(
                   (other) =>
                     ({
-                      keyword: 'x-excludes',
-                      message: `must not have property ${other} when property ${property} is present`,
-                      params: { property, other },
+                      keyword,
+                      message: message(property, other),
+                      params: { property, [otherParam]: other },
                     }) as Partial<ErrorObject> as ErrorObject,
                 )
             : [],
@@ -176,5 +176,5 @@ export function schemaKeywords(ajv: Ajv): void {
       };
       return validate;
     },
-  });
+  };
 }
