@@ -408,7 +408,7 @@ function badFormats(name: string, schema: Schema): string[] {
       'Unknown',
       'Operator',
       '*',
-    ];
+    ].filter((value) => !(schema.enum ?? []).includes(value)); // 'customer.created' is its own lower case
   }
   if (schema.type === 'array' && schema.items?.enum !== undefined) return [];
   switch (schema.format ?? schema['x-normalize']) {
