@@ -49,6 +49,8 @@ export interface AppDeps {
   webhooks?: WebhookSettings;
   /** Prometheus metrics (METRICS_PORT); nothing is measured when absent. */
   metrics?: Metrics;
+  /** IDEMPOTENCY_LEASE_MS; the default lease when absent. */
+  idempotencyLeaseMs?: number;
 }
 
 export async function buildApp(appDeps: AppDeps) {
@@ -139,7 +141,7 @@ export async function buildApp(appDeps: AppDeps) {
     credentialCache,
   });
   // Before the routes: it checks each route's declaration as it is added.
-  registerIdempotency(app, { db: deps.db });
+  registerIdempotency(app, { db: deps.db, leaseMs: deps.idempotencyLeaseMs });
 
   // Every route of the service, in one list.
   healthRoutes(app, deps);

@@ -18,6 +18,8 @@ export interface Config {
   readonly databasePreparedStatements: boolean;
   /** Where the LISTEN connection goes, when not to `databaseUrl` (past a transaction-mode pooler). */
   readonly databaseListenUrl: string | undefined;
+  /** How long an idempotency key's claim may stay uncompleted before a retry may take it over. */
+  readonly idempotencyLeaseMs: number;
   /** PEM (PKCS#8) Ed25519 private key; required with `databaseUrl`, generated into `dataDir` otherwise. */
   readonly jwtPrivateKeyPem: string | undefined;
   /** PEM public keys of earlier signing keys, whose tokens stay valid until they expire. */
@@ -287,14 +289,34 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     );
   }
 
+  const connectTimeoutMs = integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600_000);
+  const statementTimeoutMs = integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000);
+  // A claim must outlive the slowest request that can still be running (docs/decisions.md,
+  // Failure): a shorter lease would let a retry run beside the request it retries.
+  const slowestRequestMs = connectTimeoutMs + statementTimeoutMs + 1000;
+  const idempotencyLeaseMs = integer(
+    env,
+    'IDEMPOTENCY_LEASE_MS',
+    Math.max(60_000, slowestRequestMs + 1000),
+    1000,
+    86_400_000,
+  );
+  if (idempotencyLeaseMs <= slowestRequestMs) {
+    throw new ConfigError(
+      'IDEMPOTENCY_LEASE_MS',
+      `must be longer than DATABASE_CONNECT_TIMEOUT_MS + DATABASE_STATEMENT_TIMEOUT_MS + 1000 (${slowestRequestMs})`,
+    );
+  }
+
   return Object.freeze({
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: text(env, 'HOST') ?? '127.0.0.1',
     dataDir: path.resolve(text(env, 'DATA_DIR') ?? './data'),
     databaseUrl: url,
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
-    databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
-    databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    databaseConnectTimeoutMs: connectTimeoutMs,
+    databaseStatementTimeoutMs: statementTimeoutMs,
+    idempotencyLeaseMs,
     databasePreparedStatements: boolean(env, 'DATABASE_PREPARED_STATEMENTS', true),
     databaseListenUrl: listenUrl,
     jwtPrivateKeyPem,

@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     rateLimits,
     webhooks,
     metrics,
+    idempotencyLeaseMs: config.idempotencyLeaseMs,
   });
   const dispatcher = await startWebhookDispatcher({
     db,

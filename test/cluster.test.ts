@@ -70,6 +70,11 @@ describe(
           RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT: '4',
           RATE_LIMIT_API_KEY_PER_MINUTE: '100000',
           RATE_LIMIT_API_KEY_PER_SECOND: '100000',
+          // A write in flight on the killed instance holds its key's claim for the lease: short
+          // timeouts let the lease be short too, so its retry is taken over within seconds.
+          DATABASE_CONNECT_TIMEOUT_MS: '2000',
+          DATABASE_STATEMENT_TIMEOUT_MS: '3000',
+          IDEMPOTENCY_LEASE_MS: '7000',
         },
       });
       const operator = await call(cluster.baseUrl, '/v2/auth/login', {
@@ -182,12 +187,23 @@ describe(
 
         // A write whose answer was lost, retried with its key on the remaining instances, happens
         // exactly once: whether it had committed on the killed instance or not.
+        // A claim the killed instance held answers 409 IDEMPOTENCY_IN_PROGRESS until its lease ends:
+        // the retry waits as a client does (retry-after), then takes the claim over.
         for (const { key, body } of lost) {
-          const retried = await call(cluster.baseUrl, '/v2/customer/create', body, {
-            'api-key': apiKey,
-            'idempotency-key': key,
-          });
-          assert.equal(retried.status, 201, JSON.stringify(retried.body));
+          const giveUpAt = Date.now() + 20_000;
+          for (;;) {
+            const retried = await call(cluster.baseUrl, '/v2/customer/create', body, {
+              'api-key': apiKey,
+              'idempotency-key': key,
+            });
+            if (retried.status === 409 && retried.body.code === 'IDEMPOTENCY_IN_PROGRESS') {
+              assert.ok(Date.now() < giveUpAt, 'an abandoned claim is taken over after its lease');
+              await sleep(Number(retried.headers.get('retry-after') ?? 1) * 1000);
+              continue;
+            }
+            assert.equal(retried.status, 201, JSON.stringify(retried.body));
+            break;
+          }
         }
         const counts = await direct.query<{ email: string; n: number }>(
           'SELECT email, count(*)::int AS n FROM customers WHERE institution_id = $1 AND email = ANY($2) GROUP BY email',

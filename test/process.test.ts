@@ -153,6 +153,8 @@ describe('configuration errors stop the process with a message naming the variab
     { env: { CORS_ORIGINS: '*' }, variable: 'CORS_ORIGINS' },
     { env: { CORS_ORIGINS: 'https://app.example.com/path' }, variable: 'CORS_ORIGINS' },
     { env: { SHUTDOWN_GRACE_MS: '-1' }, variable: 'SHUTDOWN_GRACE_MS' },
+    // Shorter than a request can take to fail: a retry would run beside the request it retries.
+    { env: { IDEMPOTENCY_LEASE_MS: '16000' }, variable: 'IDEMPOTENCY_LEASE_MS' },
   ];
   for (const { env, variable } of cases) {
     it(`when ${JSON.stringify(env)}, then it exits naming ${variable}`, async () => {
