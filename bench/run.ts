@@ -3,7 +3,8 @@
 //   npm run bench -- --embedded         the same on embedded PGlite (DATA_DIR)
 // On PostgreSQL each run also loads a minimal Fastify + pg server (bench/minimal-server.ts) doing
 // the same queries, and prints the service's throughput and CPU per request against it.
-//   options: --duration 8 --warmup 3 --concurrency 1,16,64 --ops create,details,update,find,mix
+//   options: --duration 8 --warmup 3 --concurrency 1,16,64 --ops create,details,update,find,mix,webhooks
+//            --rounds 3 (webhooks: alternating runs with no endpoint and with one, at 16 connections)
 //            --auth api-key|jwt --pool 10 --seed 2000 --profile DIR (CPU profile of the service)
 //            --service-flags=--a-node-flag --service-root DIR (another build) --skip-build
 //            --database-url postgres://postgres@127.0.0.1:5432/postgres
@@ -30,6 +31,7 @@ import { insertInstitution } from '../src/modules/institutions/institutions.repo
 import type { Actor } from '../src/platform/principal.js';
 import { cpuSecondsOf, directLoad, httpLoad, peakMemoryDuring, type Figures } from './measure.js';
 import { rawPglite, rawPostgres } from './raw-database.js';
+import { printWebhookRounds, webhookScenario } from './webhooks.js';
 import {
   createFields,
   mixDescription,
@@ -48,7 +50,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,16,64' },
-    ops: { type: 'string', default: operationNames.join(',') },
+    ops: { type: 'string', default: [...operationNames, 'webhooks'].join(',') },
+    rounds: { type: 'string', default: '3' },
     auth: { type: 'string', default: 'api-key' },
     pool: { type: 'string', default: '10' },
     seed: { type: 'string', default: '2000' },
@@ -68,10 +71,15 @@ const concurrencies = args.concurrency.split(',').map(Number);
 const poolSize = Number(args.pool);
 const seedCount = Number(args.seed);
 const auth = args.auth === 'jwt' ? 'jwt' : 'api-key';
-const selected = args.ops.split(',').map((name) => {
-  if (!(operationNames as readonly string[]).includes(name)) throw new Error(`unknown operation ${name}`);
-  return name as OperationName;
-});
+const requested = args.ops.split(',');
+// `webhooks` is a scenario of its own (bench/webhooks.ts), not an operation against a baseline.
+const withWebhooks = requested.includes('webhooks');
+const selected = requested
+  .filter((name) => name !== 'webhooks')
+  .map((name) => {
+    if (!(operationNames as readonly string[]).includes(name)) throw new Error(`unknown operation ${name}`);
+    return name as OperationName;
+  });
 
 /** What each operation must reach, as a share of its baseline (issue 5). */
 const targets: Record<typeof engine, Partial<Record<OperationName, number>>> = {
@@ -187,7 +195,8 @@ async function post<T>(
 }
 
 /** An institution with an owner and an API key, made through the API as a partner would. */
-async function onboard(baseUrl: string, operator: { email: string; password: string }) {
+async function onboard(baseUrl: string, operator: { email: string; password: string }, name = 'bench') {
+  const ownerEmail = `owner.${name}@bench.test`;
   const operatorToken = await post<{ accessToken: string }>(baseUrl, '/v2/auth/login', {
     token: operator.email,
     password: operator.password,
@@ -196,13 +205,13 @@ async function onboard(baseUrl: string, operator: { email: string; password: str
   const institution = await post<{ id: string; owner: { id: string } }>(
     baseUrl,
     '/v2/admin/institution/create',
-    { title: 'Bench Bank', ownerEmail: 'owner@bench.test', ownerPassword },
+    { title: `Bench Bank (${name})`, ownerEmail, ownerPassword },
     { authorization: `Bearer ${operatorToken.accessToken}` },
   );
   const owner = await post<{ accessToken: string }>(
     baseUrl,
     '/v2/auth/login',
-    { token: 'owner@bench.test', password: ownerPassword },
+    { token: ownerEmail, password: ownerPassword },
     { merchant_id: institution.id },
   );
   const apiKey = await post<{ id: string; key: string }>(
@@ -215,7 +224,7 @@ async function onboard(baseUrl: string, operator: { email: string; password: str
     auth === 'jwt'
       ? {
           headers: { authorization: `Bearer ${owner.accessToken}` },
-          actor: { type: 'user', id: institution.owner.id, name: 'owner@bench.test' },
+          actor: { type: 'user', id: institution.owner.id, name: ownerEmail },
         }
       : { headers: { 'api-key': apiKey.key }, actor: { type: 'api_key', id: apiKey.id, name: 'bench' } };
   return { institutionId: institution.id, ...credentials };
@@ -324,6 +333,8 @@ async function main(): Promise<void> {
     RATE_LIMIT_API_KEY_PER_MINUTE: '100000000',
     RATE_LIMIT_API_KEY_PER_SECOND: '10000000',
     ACCESS_TOKEN_TTL_SECONDS: '3600',
+    // The webhook scenario's receiver listens on 127.0.0.1 over http.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
   };
 
   const adminUrl = args['database-url'];
@@ -571,12 +582,26 @@ async function main(): Promise<void> {
       for (const row of rows) console.log(minimalLine(row));
     }
     const failed = rows.filter((row) => !verdict(row).startsWith('yes'));
+    const webhooksMet = withWebhooks
+      ? printWebhookRounds(
+          await webhookScenario({
+            baseUrl,
+            onboard: (name) => onboard(baseUrl, operator, name),
+            concurrency: 16,
+            seconds,
+            warmupSeconds,
+            rounds: Number(args.rounds),
+          }),
+          16,
+        )
+      : true;
     console.log(
       `\nload average at end ${loadavg()
         .map((x) => x.toFixed(2))
         .join(
           ' ',
-        )}; ${failed.length === 0 ? 'every target met' : `${failed.length} of ${rows.length} rows miss a target`}`,
+        )}; ${failed.length === 0 ? 'every target met' : `${failed.length} of ${rows.length} rows miss a target`}` +
+        (webhooksMet ? '' : '; the webhook scenario misses a target'),
     );
   } finally {
     await minimalServer?.stop();

@@ -534,3 +534,86 @@ describe(`webhook delivery rules (${engine})`, () => {
     assert.equal(gone.status, 404);
   });
 });
+
+describe(`webhook auto-disable, WEBHOOK_DISABLE_AFTER (${engine})`, () => {
+  let t: TestApp;
+  let operator: { token: string };
+  let dispatcher: Awaited<ReturnType<typeof startTestDispatcher>>;
+  const receivers: Receiver[] = [];
+  const disableAfterMs = 1500;
+
+  before(async () => {
+    t = await startTestApp({ webhooks: { allowPrivateNetworks: true } });
+    operator = await loginOperator(t);
+    // Retries every 300 ms for longer than the endpoint may fail.
+    dispatcher = await startTestDispatcher(t, {
+      retrySchedule: [0, ...Array<number>(30).fill(300)],
+      disableAfterMs,
+    });
+  });
+
+  after(async () => {
+    await dispatcher.stop(1000);
+    await Promise.all(receivers.map((receiver) => receiver.close()));
+    await t.close();
+  });
+
+  async function subscribe(institution: Institution, answer: Parameters<typeof startReceiver>[0]) {
+    const receiver = await startReceiver(answer);
+    receivers.push(receiver);
+    const created = await post(t, '/v2/webhook/create', { url: receiver.url }, institution.owner);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    return { receiver, endpointId: created.body.data.id as string };
+  }
+
+  const endpointOf = async (institution: Institution, id: string) => {
+    const found = await post(t, '/v2/webhook/find', {}, institution.owner);
+    return found.body.data.find((endpoint: { id: string }) => endpoint.id === id);
+  };
+
+  it('when an endpoint fails for longer than WEBHOOK_DISABLE_AFTER, then it is disabled as failing and attempts stop', async () => {
+    const institution = await createInstitution(t, operator);
+    const { receiver, endpointId } = await subscribe(institution, () => ({ status: 500 }));
+    await createCustomer(t, institution.owner);
+    const deadline = Date.now() + 10_000;
+    let endpoint = await endpointOf(institution, endpointId);
+    while (endpoint.enabled === true) {
+      assert.ok(Date.now() < deadline, 'the failing endpoint is disabled');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      endpoint = await endpointOf(institution, endpointId);
+    }
+    assert.equal(endpoint.disabledReason, 'failing');
+    const attempts = receiver.received.length;
+    const first = receiver.received[0];
+    const last = receiver.received.at(-1);
+    assert.ok(first !== undefined && last !== undefined);
+    // Disabled at the first failure that came WEBHOOK_DISABLE_AFTER or more after the first one.
+    assert.ok(last.at - first.at >= disableAfterMs - 100, `failed for ${last.at - first.at} ms`);
+    assert.ok(attempts >= 3, `${attempts} attempts`);
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    assert.equal(receiver.received.length, attempts, 'no attempt after the endpoint was disabled');
+    const deliveries = await post(t, '/v2/webhook/deliveries', { endpointId }, institution.owner);
+    assert.deepEqual(
+      deliveries.body.data.map((delivery: { status: string }) => delivery.status),
+      ['failed'],
+    );
+  });
+
+  it('when a failing endpoint succeeds in between, then the clock starts again and it stays enabled', async () => {
+    const institution = await createInstitution(t, operator);
+    // Fails twice, succeeds, then fails the first attempt of every later event.
+    const { receiver, endpointId } = await subscribe(institution, (_request, index) => ({
+      status: index === 2 || index >= 4 ? 200 : 500,
+    }));
+    await createCustomer(t, institution.owner);
+    await receiver.waitFor((received) => received.length >= 3);
+    // Past WEBHOOK_DISABLE_AFTER since the first failure: a failure now would disable the endpoint
+    // had the success in between not reset the clock.
+    await new Promise((resolve) => setTimeout(resolve, disableAfterMs));
+    await createCustomer(t, institution.owner);
+    await receiver.waitFor((received) => received.length >= 5);
+    const endpoint = await endpointOf(institution, endpointId);
+    assert.equal(endpoint.enabled, true);
+    assert.equal(endpoint.disabledReason, null);
+  });
+});
