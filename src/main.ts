@@ -13,6 +13,7 @@ import { migrate } from './db/migrate.js';
 import { createAccessTokens } from './modules/auth/access-tokens.js';
 import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
+import { webhookBacklog } from './modules/webhooks/webhook-dispatch.repository.js';
 import { startWebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { createSecretBox, dataDirSecretsKey } from './modules/webhooks/webhook-secrets.js';
 import { createLogger } from './platform/logger.js';
@@ -133,7 +134,9 @@ async function main(): Promise<void> {
     disableAfterMs: config.webhookDisableAfterMs,
     allowPrivateNetworks: config.webhookAllowPrivateNetworks,
     concurrency: config.webhookConcurrency,
+    ...(metrics === undefined ? {} : { metrics }),
   });
+  metrics?.observeWebhookBacklog(() => webhookBacklog(db));
 
   // Keep-alive connections at shutdown. Node's server.close() destroys the connections that are
   // idle at that moment, and leaves the others open after their answers until the client or the

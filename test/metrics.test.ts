@@ -1,15 +1,17 @@
 // Prometheus metrics (src/platform/metrics.ts): served on a server and port of their own, never by
 // the API; request counts and latencies by route pattern and status, the database pool's use and
-// waits, rate-limit refusals, event-loop lag. And the real process serves them only when
+// waits, rate-limit refusals, event-loop lag, the webhook backlog and attempts. And the real process serves them only when
 // METRICS_PORT is set.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { webhookBacklog } from '../src/modules/webhooks/webhook-dispatch.repository.js';
 import { createMetrics, metricsPort, serveMetrics, type Metrics } from '../src/platform/metrics.js';
 import { createRateLimits, defaultRateLimitOptions } from '../src/platform/rate-limits.js';
 import { engine, openTestDatabase, startTestApp, type TestApp } from './support/app.js';
 import { createApiKey, createCustomer, createInstitution, loginOperator, post } from './support/client.js';
+import { startReceiver, startTestDispatcher, type Receiver } from './support/webhooks.js';
 
 /** The value of one sample line (`name{labels} value`), or undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -165,5 +167,69 @@ describe(`metrics (${engine})`, () => {
     const answer = await t.app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(answer.statusCode, 404);
     assert.doesNotMatch(answer.body, /customercore_http_requests_total/);
+  });
+});
+
+describe(`webhook metrics (${engine})`, () => {
+  let t: TestApp;
+  let metrics: Metrics;
+  let server: Server;
+  const receivers: Receiver[] = [];
+
+  before(async () => {
+    metrics = createMetrics();
+    t = await startTestApp({ metrics, webhooks: { allowPrivateNetworks: true } });
+    // As main.ts wires them.
+    metrics.observeWebhookBacklog(() => webhookBacklog(t.db));
+    server = await serveMetrics(metrics, '127.0.0.1', 0);
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await Promise.all(receivers.map((receiver) => receiver.close()));
+    await t.close();
+  });
+
+  const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort(server)}/metrics`)).text();
+
+  it('when deliveries wait, then the backlog and its age are reported; once sent, attempts and disabled endpoints are counted', async () => {
+    const operator = await loginOperator(t);
+    const healthy = await createInstitution(t, operator);
+    const gone = await createInstitution(t, operator);
+    for (const [institution, status] of [
+      [healthy, 200],
+      [gone, 410],
+    ] as const) {
+      const receiver = await startReceiver(() => ({ status }));
+      receivers.push(receiver);
+      const created = await post(t, '/v2/webhook/create', { url: receiver.url }, institution.owner);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+    }
+    // No dispatcher yet: the events wait.
+    for (let n = 0; n < 3; n++) await createCustomer(t, healthy.owner);
+    await createCustomer(t, gone.owner);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    const waiting = await scrape();
+    assert.equal(sample(waiting, 'customercore_webhook_deliveries_due'), 4);
+    const age = sample(waiting, 'customercore_webhook_oldest_due_seconds');
+    assert.ok(age !== undefined && age >= 1 && age < 60, `oldest due ${age} s`);
+
+    const dispatcher = await startTestDispatcher(t, { metrics });
+    try {
+      const deadline = Date.now() + 10_000;
+      let text = await scrape();
+      while (sample(text, 'customercore_webhook_deliveries_due') !== 0) {
+        assert.ok(Date.now() < deadline, 'the backlog is delivered');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        text = await scrape();
+      }
+      assert.equal(sample(text, 'customercore_webhook_oldest_due_seconds'), 0);
+      assert.equal(sample(text, 'customercore_webhook_attempts_total', { outcome: 'delivered' }), 3);
+      assert.equal(sample(text, 'customercore_webhook_attempts_total', { outcome: 'gone' }), 1);
+      assert.equal(sample(text, 'customercore_webhook_attempt_duration_seconds_count'), 4);
+      assert.equal(sample(text, 'customercore_webhook_endpoints_disabled_total', { reason: 'gone' }), 1);
+    } finally {
+      await dispatcher.stop(1000);
+    }
   });
 });

@@ -8,6 +8,11 @@
 //   customercore_db_pool_waiting                  queries and transactions waiting for a connection
 //   customercore_db_pool_checkout_seconds         how long each waited for one (histogram)
 //   customercore_rate_limit_refusals_total{limit} 429s, by the limit that refused
+//   customercore_webhook_deliveries_due           deliveries due now and not yet delivered (all instances)
+//   customercore_webhook_oldest_due_seconds       how long the oldest of them has been due
+//   customercore_webhook_attempts_total{outcome}  this instance's attempts: delivered, failed, gone
+//   customercore_webhook_attempt_duration_seconds their duration (histogram)
+//   customercore_webhook_endpoints_disabled_total{reason} endpoints this instance disabled
 //   nodejs_eventloop_lag_seconds, nodejs_eventloop_lag_p99_seconds, … prom-client's process metrics
 //
 // `route` is the route's pattern (`/v2/customer/find`), never the URL as sent, so label values
@@ -27,7 +32,20 @@ export interface Metrics {
   observePool(stats: () => PoolStats): void;
   readonly observeCheckout: (waitSeconds: number) => void;
   readonly countRefusal: (limit: RateLimitName) => void;
+  /** Reports the webhook backlog, read from the database at each scrape. */
+  observeWebhookBacklog(read: () => Promise<WebhookBacklog>): void;
+  readonly countWebhookAttempt: (outcome: WebhookAttemptOutcome, seconds: number) => void;
+  readonly countEndpointDisabled: (reason: 'gone' | 'failing') => void;
 }
+
+export interface WebhookBacklog {
+  due: number;
+  /** Seconds since the oldest due delivery became due; 0 when none is. */
+  oldestDueSeconds: number;
+}
+
+/** delivered: a 2xx; gone: a 410; failed: anything else (status, timeout, connection, blocked). */
+export type WebhookAttemptOutcome = 'delivered' | 'failed' | 'gone';
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -58,8 +76,63 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const webhookAttempts = new Counter({
+    name: 'customercore_webhook_attempts_total',
+    help: 'Webhook delivery attempts this instance made, by outcome (delivered: 2xx; gone: 410; failed: the rest)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const webhookDurations = new Histogram({
+    name: 'customercore_webhook_attempt_duration_seconds',
+    help: 'Duration of each webhook delivery attempt, from sending to the answer (or its failure)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const endpointsDisabled = new Counter({
+    name: 'customercore_webhook_endpoints_disabled_total',
+    help: 'Webhook endpoints this instance disabled, by reason (gone: answered 410; failing: WEBHOOK_DISABLE_AFTER)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
+    observeWebhookBacklog(read) {
+      // One read per scrape serves both gauges: the first to be collected starts it.
+      let pending: Promise<WebhookBacklog> | undefined;
+      const current = () => {
+        pending ??= read().finally(() => {
+          setImmediate(() => {
+            pending = undefined;
+          });
+        });
+        return pending;
+      };
+      new Gauge({
+        name: 'customercore_webhook_deliveries_due',
+        help: 'Webhook deliveries due now and not yet delivered, across all instances',
+        registers: [registry],
+        async collect() {
+          // NaN while the database cannot be read: unknown, not zero.
+          this.set((await current().catch(() => undefined))?.due ?? Number.NaN);
+        },
+      });
+      new Gauge({
+        name: 'customercore_webhook_oldest_due_seconds',
+        help: 'How long the oldest due webhook delivery has waited (0 when none is due); growing means delivery is behind',
+        registers: [registry],
+        async collect() {
+          this.set((await current().catch(() => undefined))?.oldestDueSeconds ?? Number.NaN);
+        },
+      });
+    },
+    countWebhookAttempt: (outcome, seconds) => {
+      webhookAttempts.inc({ outcome });
+      webhookDurations.observe(seconds);
+    },
+    countEndpointDisabled: (reason) => {
+      endpointsDisabled.inc({ reason });
+    },
     instrument(app) {
       app.addHook('onResponse', (request, reply, done) => {
         const labels = {

@@ -202,3 +202,13 @@ export async function deleteOldEvents(db: Queryable, maxAgeMs: number, limit: nu
   );
   return rows.length;
 }
+
+/** How many deliveries are due and undelivered, and how long the oldest has been due (metrics). */
+export async function webhookBacklog(db: Queryable): Promise<{ due: number; oldestDueSeconds: number }> {
+  const [row] = await db.query<{ due: number; oldest: number | null }>(
+    `SELECT count(*)::int AS due,
+            extract(epoch FROM clock_timestamp() - min(next_attempt_at))::float8 AS oldest
+       FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()`,
+  );
+  return { due: row?.due ?? 0, oldestDueSeconds: Math.max(0, row?.oldest ?? 0) };
+}

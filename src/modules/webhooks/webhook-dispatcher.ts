@@ -13,6 +13,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
 import type { Database, Subscription } from '../../db/database.js';
+import type { Metrics } from '../../platform/metrics.js';
 import { failPendingDeliveries } from './webhooks.repository.js';
 import {
   claimDeliveries,
@@ -48,6 +49,8 @@ export interface DispatcherOptions {
   pollIntervalMs?: number;
   /** Name resolution for deliveries (tests map names to addresses); the system's by default. */
   resolver?: Resolver;
+  /** Metrics of each attempt and each endpoint disabled (METRICS_PORT). */
+  metrics?: Pick<Metrics, 'countWebhookAttempt' | 'countEndpointDisabled'>;
 }
 
 export interface WebhookDispatcher {
@@ -240,6 +243,10 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       await releaseDelivery(db, delivery, leaseId);
       return;
     }
+    options.metrics?.countWebhookAttempt(
+      result.kind === 'success' ? 'delivered' : result.gone ? 'gone' : 'failed',
+      result.outcome.durationMs / 1000,
+    );
     if (result.kind === 'success') {
       await recordSuccess(db, delivery, leaseId, result.outcome);
       return;
@@ -262,6 +269,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       return off;
     });
     if (disabled) {
+      options.metrics?.countEndpointDisabled(result.gone ? 'gone' : 'failing');
       logger.warn(
         { endpointId: delivery.endpointId, reason: result.gone ? 'gone' : 'failing' },
         'webhook endpoint disabled',
