@@ -206,7 +206,7 @@ export function printWebhookRounds(rounds: readonly WebhookRound[], concurrency:
   console.log(
     `median share ${fixed(share * 100)}% (target ≥ 85%), median lag p99 ${fixed(lagP99)} ms (target < 1000 ms), ` +
       `${clean ? 'every event delivered and verified, no errors' : 'events missing, unverified or errors'}: ` +
-      `${met ? 'targets met' : 'targets NOT met'}`,
+      (met ? 'targets met' : 'targets NOT met'),
   );
   return met;
 }
