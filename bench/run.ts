@@ -217,7 +217,7 @@ async function onboard(baseUrl: string, operator: { email: string; password: str
   const apiKey = await post<{ id: string; key: string }>(
     baseUrl,
     '/v2/api-key/create',
-    { name: 'bench' },
+    { name: 'bench', scopes: ['customers:read', 'customers:write', 'webhooks:manage'] },
     { authorization: `Bearer ${owner.accessToken}` },
   );
   const credentials: { headers: Record<string, string>; actor: Actor } =
