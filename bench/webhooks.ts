@@ -156,6 +156,7 @@ export async function webhookScenario(options: WebhookScenarioOptions): Promise<
       const withEndpoint = await load(subscribed, options.seconds);
       const { receipts, badSignatures } = await drain(withEndpoint.count);
       const lags = receipts.map((receipt) => receipt.lagMs).sort((a, b) => a - b);
+      const delivered = new Set(receipts.map((receipt) => receipt.customerId)).size;
       rounds.push({
         none,
         subscribed: withEndpoint,
@@ -163,11 +164,8 @@ export async function webhookScenario(options: WebhookScenarioOptions): Promise<
         lagP50Ms: quantile(lags, 0.5),
         lagP99Ms: quantile(lags, 0.99),
         lagMaxMs: lags.at(-1) ?? Number.NaN,
-        delivered: new Set(receipts.map((receipt) => receipt.customerId)).size,
-        missing: Math.max(
-          0,
-          withEndpoint.count - new Set(receipts.map((receipt) => receipt.customerId)).size,
-        ),
+        delivered,
+        missing: Math.max(0, withEndpoint.count - delivered),
         badSignatures,
       });
     }
