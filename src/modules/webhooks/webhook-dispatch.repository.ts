@@ -23,30 +23,41 @@ export interface ClaimedDelivery {
 
 // Due: pending, its time come, no lease running, its endpoint enabled, and no earlier pending
 // delivery to the same endpoint about the same customer (the order rule; pings have no customer).
-// The order index makes that last test one index probe per candidate.
+// The statement is shaped so that its plan does not depend on the table's statistics, which are
+// always stale on a queue table (the pending share swings from none to thousands between two
+// ANALYZEs, and an outbox that grew from empty in the last minute looks empty to the planner):
+// - the order test stays a per-candidate probe of the order index (OFFSET 0 keeps PostgreSQL from
+//   turning it into an anti-join, which it ran as a scan of every pending row per candidate);
+// - there is no ORDER BY, so no plan sorts the backlog and every plan stops at the limit; the due
+//   index yields the oldest due first anyway, and the order that matters (per customer) is the
+//   test above;
+// - "due" compares with now() (the statement's start: it runs alone), which, unlike
+//   clock_timestamp(), an index can use, so retries scheduled for later are never scanned;
+// - the claimed rows are found again by ctid (their key checked too), not by a join the planner
+//   may run as a scan of the whole table.
 const claimStatement = prepared(
   'claim_webhook_deliveries',
   `WITH due AS (
-     SELECT d.institution_id, d.id
+     SELECT d.ctid AS row_ctid, d.institution_id, d.id
        FROM webhook_deliveries d
        JOIN webhook_endpoints e ON e.institution_id = d.institution_id AND e.id = d.endpoint_id
-      WHERE d.status = 'pending' AND d.next_attempt_at <= clock_timestamp()
-        AND (d.leased_until IS NULL OR d.leased_until <= clock_timestamp())
+      WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+        AND (d.leased_until IS NULL OR d.leased_until <= now())
         AND e.enabled
         AND NOT EXISTS (
           SELECT 1 FROM webhook_deliveries earlier
            WHERE earlier.status = 'pending' AND d.customer_id IS NOT NULL
              AND earlier.institution_id = d.institution_id AND earlier.endpoint_id = d.endpoint_id
              AND earlier.customer_id = d.customer_id
-             AND (earlier.version, earlier.event_seq) < (d.version, d.event_seq))
-      ORDER BY d.next_attempt_at, d.event_seq
+             AND (earlier.version, earlier.event_seq) < (d.version, d.event_seq)
+          OFFSET 0)
       LIMIT $1
       FOR UPDATE OF d SKIP LOCKED
    )
    UPDATE webhook_deliveries d
       SET lease_id = $2, leased_until = clock_timestamp() + $3 * interval '1 millisecond'
      FROM due, events ev, webhook_endpoints e
-    WHERE d.institution_id = due.institution_id AND d.id = due.id
+    WHERE d.ctid = due.row_ctid AND d.institution_id = due.institution_id AND d.id = due.id
       AND ev.institution_id = d.institution_id AND ev.id = d.event_id
       AND e.institution_id = d.institution_id AND e.id = d.endpoint_id
    RETURNING d.institution_id AS "institutionId", d.id, d.endpoint_id AS "endpointId", d.event_id AS "eventId",
