@@ -23,18 +23,19 @@ export interface ClaimedDelivery {
 
 // Due: pending, its time come, no lease running, its endpoint enabled, and no earlier pending
 // delivery to the same endpoint about the same customer (the order rule; pings have no customer).
-// The statement is shaped so that its plan does not depend on the table's statistics, which are
-// always stale on a queue table (the pending share swings from none to thousands between two
-// ANALYZEs, and an outbox that grew from empty in the last minute looks empty to the planner):
+// The statement is shaped so that its worst plans stay cheap whatever the table's statistics,
+// which are always stale on a queue table (the pending share swings from none to thousands between
+// two ANALYZEs, and an outbox that grew from empty in the last minute looks empty to the planner):
 // - the order test stays a per-candidate probe of the order index (OFFSET 0 keeps PostgreSQL from
 //   turning it into an anti-join, which it ran as a scan of every pending row per candidate);
-// - there is no ORDER BY, so no plan sorts the backlog and every plan stops at the limit; the due
-//   index yields the oldest due first anyway, and the order that matters (per customer) is the
-//   test above;
-// - "due" compares with now() (the statement's start: it runs alone), which, unlike
-//   clock_timestamp(), an index can use, so retries scheduled for later are never scanned;
-// - the claimed rows are found again by ctid (their key checked too), not by a join the planner
-//   may run as a scan of the whole table.
+// - there is no ORDER BY, so no plan sorts the backlog; read through the due index the oldest due
+//   come first, and the order that matters (per customer) is the test above;
+// - "due" compares with now() (the statement's start: it runs alone, never in a caller's
+//   transaction), which, unlike clock_timestamp(), the due index can bound, so retries scheduled
+//   for later are not scanned;
+// - the claimed rows are matched by ctid as well as by key, which lets the planner update them
+//   through a TID scan. It still may not: with statistics that call the table tiny it was seen to
+//   join them through the primary key instead (docs/performance.md, "Webhooks").
 const claimStatement = prepared(
   'claim_webhook_deliveries',
   `WITH due AS (
