@@ -169,7 +169,7 @@ async function rawConnection(service: Service): Promise<RawConnection> {
 }
 
 /** A valid create body with a distinct email. */
-function newCustomer(label: string): Record<string, string> {
+function newCustomer(label: string): { email: string } & Record<string, string> {
   return {
     email: `${label}-${process.pid}@mail.test`,
     firstName: 'Raw',
@@ -263,12 +263,23 @@ describe(`graceful shutdown (${engine})`, () => {
       exited = true;
     });
 
-    // The signal goes once 200 requests have succeeded and a login has been on its way for long
-    // enough to be in the server's hands (it hashes for a few hundred ms), so that at least one
-    // request is surely in flight at SIGTERM, however busy the machine is.
-    const loginsOutstanding = new Map<number, number>();
-    const aLoginIsInFlight = () =>
-      [...loginsOutstanding.values()].some((startedAt) => performance.now() - startedAt >= 30);
+    // The signal goes once 200 requests have succeeded, while one more create is surely in the
+    // server's hands: its head is read (the server answered 100 Continue) and its body is sent only
+    // after the signal. However busy the machine is, at least one request is in flight at SIGTERM.
+    let held: Promise<RawAnswer> | undefined;
+    const heldCustomer = newCustomer('held-at-sigterm');
+    const signalWithARequestInFlight = async (): Promise<RawAnswer> => {
+      const connection = await rawConnection(service);
+      await connection.post('/v2/customer/create', heldCustomer, partner.headers, true);
+      sigtermAt = performance.now();
+      exit = terminate(service, grace + EXIT_MARGIN_MS + 10_000);
+      await until(
+        () => logEntries(service).some((entry) => entry.msg === 'shutting down'),
+        'the shutdown log line',
+      );
+      connection.sendBody();
+      return connection.answer();
+    };
 
     const client = async (c: number) => {
       for (let n = 0; ; n++) {
@@ -299,7 +310,6 @@ describe(`graceful shutdown (${engine})`, () => {
                 }
               : { id: known[(c + n) % known.length] };
         if ('email' in body) request.email = body.email;
-        if (kind === 'login') loginsOutstanding.set(c, performance.now());
         try {
           request.answer = await call(
             service,
@@ -310,7 +320,6 @@ describe(`graceful shutdown (${engine})`, () => {
           );
         } catch (error) {
           request.settledAt = performance.now();
-          loginsOutstanding.delete(c);
           request.noAnswer = noAnswerReason(error);
           // Once the process is gone every further request is refused; before the signal an
           // error is a failure the checks report.
@@ -319,13 +328,9 @@ describe(`graceful shutdown (${engine})`, () => {
           continue;
         }
         request.settledAt = performance.now();
-        loginsOutstanding.delete(c);
         if (request.answer.status < 300) {
           answered2xx++;
-          if (answered2xx >= 200 && sigtermAt === undefined && aLoginIsInFlight()) {
-            sigtermAt = performance.now();
-            exit = terminate(service, grace + EXIT_MARGIN_MS + 10_000);
-          }
+          if (answered2xx >= 200 && held === undefined) held = signalWithARequestInFlight();
         } else if (request.answer.status === 503 && sigtermAt !== undefined) {
           // Refused while draining: back off a little instead of spinning.
           await new Promise((resolve) => setTimeout(resolve, 5));
@@ -336,8 +341,9 @@ describe(`graceful shutdown (${engine})`, () => {
       }
     };
     await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
-    assert.ok(exit !== undefined, `the clients stopped before the signal:\n${service.output()}`);
-    const { code, afterMs } = await exit;
+    assert.ok(held !== undefined, `the clients stopped before the signal:\n${service.output()}`);
+    const heldAnswer = await held;
+    const { code, afterMs } = await exit!;
 
     const problems: string[] = [];
     const logs = logEntries(service);
@@ -405,8 +411,8 @@ describe(`graceful shutdown (${engine})`, () => {
       db.query<{ id: string; email: string; lastName: string; walletId: string | null }>(
         `SELECT c.id, c.email, c.last_name AS "lastName", w.id AS "walletId"
            FROM customers c LEFT JOIN wallets w ON w.customer_id = c.id
-          WHERE c.email LIKE $1`,
-        [`shutdown-${process.pid}-%`],
+          WHERE c.email LIKE $1 OR c.email = $2`,
+        [`shutdown-${process.pid}-%`, heldCustomer.email],
       ),
     );
     const storedByEmail = new Map(stored.map((row) => [row.email, row]));
@@ -428,6 +434,11 @@ describe(`graceful shutdown (${engine})`, () => {
       }
     }
 
+    if (heldAnswer.status !== 201 || heldAnswer.body?.data?.email !== heldCustomer.email) {
+      problems.push(`the create held in flight at SIGTERM got ${JSON.stringify(heldAnswer)}`);
+    } else if (!storedByEmail.has(heldCustomer.email)) {
+      problems.push('the create held in flight at SIGTERM was answered 201 but is not stored');
+    }
     if (code !== 0) problems.push(`exit code ${String(code)}`);
     if (afterMs > grace + EXIT_MARGIN_MS) problems.push(`exited ${Math.round(afterMs)} ms after SIGTERM`);
     recordTrial({
