@@ -46,6 +46,7 @@ export function rawPostgres(connectionString: string, poolSize: number): Databas
       }
     },
     listen: () => Promise.reject(new Error('The baseline does not listen')),
+    signal: () => undefined,
     close: () => pool.end(),
   };
 }
@@ -67,6 +68,7 @@ export async function rawPglite(dataDir: string): Promise<Database> {
     },
     transaction: (work) => db.transaction((tx) => work(transactionOf(tx))),
     listen: () => Promise.reject(new Error('The baseline does not listen')),
+    signal: () => undefined,
     close: () => db.close(),
   };
 }

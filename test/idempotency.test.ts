@@ -79,6 +79,9 @@ function faultAfterClaim(
   const wrapped: Database = {
     engine: db.engine,
     listen: (channel, handlers) => db.listen(channel, handlers),
+    signal: (channel) => {
+      db.signal(channel);
+    },
     async query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
       await intercept(sql);
       const rows = await db.query<R>(sql, params);
@@ -474,6 +477,9 @@ describe(`idempotency keys (${engine})`, () => {
       const unstorable: Database = {
         engine: t.db.engine,
         listen: (channel, handlers) => t.db.listen(channel, handlers),
+        signal: (channel) => {
+          t.db.signal(channel);
+        },
         async query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<R[]> {
           if (sql.includes('UPDATE idempotency_keys')) {
             failures++;

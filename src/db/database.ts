@@ -89,13 +89,41 @@ export interface Database extends Queryable {
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** LISTENs on `channel` (a lower-case SQL identifier) until the subscription is closed. */
   listen(channel: string, handlers: NotificationHandlers): Promise<Subscription>;
+  /**
+   * Says, after a commit, that something changed on `channel`: this process's listeners hear it
+   * at once, other processes through a NOTIFY sent on its own, outside the writing transaction,
+   * at most once per SIGNAL_INTERVAL_MS (a NOTIFY inside each writing transaction would queue
+   * every one of their commits behind PostgreSQL's notification lock). A hint, never a guarantee:
+   * a process killed before it is sent tells no one, so listeners also poll.
+   */
+  signal(channel: string): void;
   close(): Promise<void>;
+}
+
+/** Signals to other processes go at most this often per channel (they batch what came between). */
+export const SIGNAL_INTERVAL_MS = 20;
+
+/** This process's listeners by channel, which signal() reaches without the database. */
+function localListeners() {
+  const byChannel = new Map<string, Set<NotificationHandlers>>();
+  return {
+    add(channel: string, handlers: NotificationHandlers): () => void {
+      const set = byChannel.get(channel) ?? new Set();
+      byChannel.set(channel, set.add(handlers));
+      return () => set.delete(handlers);
+    },
+    tell(channel: string): void {
+      for (const handlers of byChannel.get(channel) ?? []) handlers.onNotify('');
+    },
+  };
 }
 
 /** Embedded Postgres in WASM. One connection, so transactions are naturally serialised. */
 export async function openPglite(dataDir: string | undefined): Promise<Database> {
   // PGlite can only create the extensions it was given here; the migrations need pg_trgm (0009).
   const db = await PGlite.create(dataDir ?? 'memory://', { extensions: { pg_trgm } });
+  // No other process can open this database: a signal has only this process to reach.
+  const local = localListeners();
   return {
     engine: 'pglite',
     async query<R extends Row>(sql: string, params: readonly unknown[] = []) {
@@ -123,13 +151,18 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
       const unlisten = await db.listen(channel, (payload) => {
         handlers.onNotify(payload);
       });
+      const forget = local.add(channel, handlers);
       handlers.onListening(true);
       return {
         close: async () => {
+          forget();
           handlers.onListening(false);
           if (!db.closed) await unlisten();
         },
       };
+    },
+    signal: (channel) => {
+      local.tell(channel);
     },
     close: () => db.close(),
   };
@@ -207,6 +240,9 @@ export function openPostgres(options: PostgresOptions): Database {
     // So that an operator can tell it apart in pg_stat_activity, and whose it is.
     application_name: `customercore-listener-${process.pid}`,
   };
+
+  const local = localListeners();
+  const signalling = new Set<string>();
 
   const onCheckout = options.onCheckout;
   /** pool.connect(), timed when someone is told. */
@@ -290,7 +326,26 @@ export function openPostgres(options: PostgresOptions): Database {
         client.release(broken);
       }
     },
-    listen: (channel, handlers) => listenPostgres(listenerConfig, channel, handlers),
+    async listen(channel, handlers) {
+      const subscription = await listenPostgres(listenerConfig, channel, handlers);
+      const forget = local.add(channel, handlers);
+      return {
+        close: async () => {
+          forget();
+          await subscription.close();
+        },
+      };
+    },
+    signal(channel) {
+      local.tell(channel);
+      if (signalling.has(channel)) return;
+      signalling.add(channel);
+      setTimeout(() => {
+        signalling.delete(channel);
+        // Lost if the database is down or the pool closing: the other processes' polls find it.
+        pool.query('SELECT pg_notify($1, $2)', [channel, '']).catch(() => undefined);
+      }, SIGNAL_INTERVAL_MS).unref();
+    },
     close: () => pool.end(),
   };
 }

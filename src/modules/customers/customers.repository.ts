@@ -2,7 +2,7 @@
 // institution, or (operator routes only) every institution.
 import { one, prepared, type Queryable } from '../../db/database.js';
 import type { Actor } from '../../platform/principal.js';
-import { fanOutDeliveries } from '../webhooks/events.js';
+import { fanOutDeliveries, queuedDeliveries } from '../webhooks/events.js';
 import type { WalletStatus, WalletStatusSetBy } from './customers.schemas.js';
 
 export type Tenant = { kind: 'institution'; institutionId: string } | { kind: 'operator' };
@@ -87,7 +87,7 @@ const insertCustomerWithWalletStatement = prepared(
    ), dl AS (${fanOutDeliveries('ev')})
    SELECT c.id, c.institution_id AS "institutionId", w.id AS "walletId", ${fieldSelection},
           w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy", c.version,
-          c.created_at AS "createdAt", c.updated_at AS "updatedAt"
+          c.created_at AS "createdAt", c.updated_at AS "updatedAt", ${queuedDeliveries('dl')}
      FROM c CROSS JOIN w`,
 );
 
@@ -106,16 +106,16 @@ export interface FieldChange {
 
 /**
  * Inserts a customer and its (Active) wallet with the history entry `changes` describes, and
- * returns the customer as findCustomer would.
+ * returns the customer as findCustomer would, with how many webhook deliveries it queued.
  */
 export async function insertCustomerWithWallet(
   db: Queryable,
   institutionId: string,
   fields: Partial<CustomerFields>,
   context: ChangeContext & { changes: FieldChange[] },
-): Promise<CustomerRow> {
+): Promise<CustomerRow & { queued: number }> {
   return one(
-    await db.query<CustomerRow & Record<string, unknown>>(insertCustomerWithWalletStatement, [
+    await db.query<CustomerRow & { queued: number } & Record<string, unknown>>(insertCustomerWithWalletStatement, [
       institutionId,
       ...customerFields.map((field) => fields[field] ?? null),
       context.actor.type,

@@ -2,7 +2,7 @@
 // uniqueness and referral rules are enforced by the database and translated by the error handler.
 import type { Database, Queryable } from '../../db/database.js';
 import { AppError, customerNotFound } from '../../platform/errors.js';
-import { recordEvent } from '../webhooks/events.js';
+import { announceDeliveries, recordEvent } from '../webhooks/events.js';
 import { changeWalletStatus } from '../wallets/wallets.repository.js';
 import { isLocked, nextWalletState, type WalletState } from '../wallets/wallet-status.js';
 import { checkPrecondition, type Precondition } from './customer-versions.js';
@@ -75,6 +75,7 @@ async function mustFind(db: Queryable, tenant: Tenant, by: { id: string } | { wa
 /**
  * The events of a change, recorded in its transaction after its writes: customer.updated when
  * fields changed, then wallet.status_changed when the status or who set it did (same version).
+ * Returns how many deliveries they queued, for announceDeliveries() after the commit.
  */
 async function recordChangeEvents(
   tx: Queryable,
@@ -85,31 +86,37 @@ async function recordChangeEvents(
     changedFields: string[];
     wallet?: { from: WalletState; to: WalletState; reason: string | null };
   },
-): Promise<void> {
+): Promise<number> {
+  let queued = 0;
   const about = {
     customerId: change.customer.id,
     walletId: change.customer.walletId,
     version: change.version,
   };
   if (change.changedFields.length > 0) {
-    await recordEvent(tx, change.institutionId, {
-      type: 'customer.updated',
-      data: { ...about, changedFields: change.changedFields },
-    });
+    queued += (
+      await recordEvent(tx, change.institutionId, {
+        type: 'customer.updated',
+        data: { ...about, changedFields: change.changedFields },
+      })
+    ).queued;
   }
   if (change.wallet !== undefined) {
-    await recordEvent(tx, change.institutionId, {
-      type: 'wallet.status_changed',
-      data: {
-        ...about,
-        previousStatus: change.wallet.from.status,
-        status: change.wallet.to.status,
-        setBy: change.wallet.to.setBy,
-        locked: isLocked(change.wallet.to),
-        reason: change.wallet.reason,
-      },
-    });
+    queued += (
+      await recordEvent(tx, change.institutionId, {
+        type: 'wallet.status_changed',
+        data: {
+          ...about,
+          previousStatus: change.wallet.from.status,
+          status: change.wallet.to.status,
+          setBy: change.wallet.to.setBy,
+          locked: isLocked(change.wallet.to),
+          reason: change.wallet.reason,
+        },
+      })
+    ).queued;
   }
+  return queued;
 }
 
 /** The wallet state change as history fields: only what moved. */
@@ -135,14 +142,14 @@ export async function createCustomer(
     { field: 'walletStatus', old: null, new: 'Active' },
     { field: 'walletStatusSetBy', old: null, new: 'institution' },
   ];
-  // One statement, so customer, wallet and history entry exist together or not at all.
-  return toCustomer(
-    await insertCustomerWithWallet(db, caller.institutionId, input, {
-      actor: caller.actor,
-      requestId: caller.requestId,
-      changes,
-    }),
-  );
+  // One statement, so customer, wallet, history entry and event exist together or not at all.
+  const created = await insertCustomerWithWallet(db, caller.institutionId, input, {
+    actor: caller.actor,
+    requestId: caller.requestId,
+    changes,
+  });
+  announceDeliveries(db, created.queued);
+  return toCustomer(created);
 }
 
 /** The fields of `input` whose values differ from the customer's. */
@@ -163,7 +170,8 @@ export async function updateCustomer(
 ): Promise<Customer> {
   const { id, walletStatus, walletStatusReason, ...fields } = input;
   const tenant: Tenant = { kind: 'institution', institutionId: caller.institutionId };
-  return db.transaction(async (tx) => {
+  let queued = 0;
+  const updated = await db.transaction(async (tx) => {
     const current = await findCustomer(tx, tenant, { id }, { lock: true });
     if (current === undefined) throw customerNotFound();
     // Under the row lock: of two updates expecting one version, the second sees the first's.
@@ -196,7 +204,7 @@ export async function updateCustomer(
         reason: walletStatusReason,
       });
     }
-    await recordChangeEvents(tx, {
+    queued = await recordChangeEvents(tx, {
       institutionId: caller.institutionId,
       customer: current,
       version,
@@ -214,6 +222,8 @@ export async function updateCustomer(
       updatedAt,
     });
   });
+  announceDeliveries(db, queued);
+  return updated;
 }
 
 export async function customerDetails(db: Database, institutionId: string, id: string): Promise<Customer> {
@@ -273,7 +283,8 @@ export async function setWalletStatusAsOperator(
   precondition?: Precondition,
 ): Promise<AdminCustomer> {
   const tenant: Tenant = { kind: 'operator' };
-  return db.transaction(async (tx) => {
+  let queued = 0;
+  const updated = await db.transaction(async (tx) => {
     const current = await findCustomer(tx, tenant, { walletId: input.walletId }, { lock: true });
     if (current === undefined) throw new AppError('NOT_FOUND', 'Wallet not found');
     checkPrecondition(precondition, current);
@@ -302,7 +313,7 @@ export async function setWalletStatusAsOperator(
       actor: context.actor,
       reason: input.reason,
     });
-    await recordChangeEvents(tx, {
+    queued = await recordChangeEvents(tx, {
       institutionId: current.institutionId,
       customer: current,
       version,
@@ -317,6 +328,8 @@ export async function setWalletStatusAsOperator(
       updatedAt,
     });
   });
+  announceDeliveries(db, queued);
+  return updated;
 }
 
 // ---- history ----

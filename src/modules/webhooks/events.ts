@@ -4,7 +4,7 @@
 // without an attempt, so a redelivery after re-enabling sends it). So a change that rolls back
 // leaves no event, and one that commits has its event and its deliveries, whatever happens to the
 // process next. Events never carry personal values.
-import { one, prepared, type Queryable } from '../../db/database.js';
+import { one, prepared, type Database, type Queryable } from '../../db/database.js';
 
 export const subscribableEventTypes = [
   'customer.created',
@@ -61,7 +61,24 @@ export const fanOutDeliveries = (ev: string) => `
   SELECT ${ev}.institution_id, e.id, ${ev}.id, ${ev}.seq, ${ev}.customer_id, ${ev}.version,
          CASE WHEN e.enabled THEN 'pending' ELSE 'failed' END, ${ev}.created_at, ${ev}.created_at
     FROM ${ev} JOIN webhook_endpoints e
-      ON e.institution_id = ${ev}.institution_id AND ${ev}.type = ANY (e.event_types)`;
+      ON e.institution_id = ${ev}.institution_id AND ${ev}.type = ANY (e.event_types)
+  RETURNING status`;
+
+/** The deliveries a fanOutDeliveries() CTE named `dl` queued for sending, as a column `queued`. */
+export const queuedDeliveries = (dl: string) =>
+  `(SELECT count(*)::int FROM ${dl} WHERE status = 'pending') AS queued`;
+
+/** The channel on which the dispatchers of every instance are told that deliveries are due. */
+export const WEBHOOKS_CHANNEL = 'customercore_webhooks';
+
+/**
+ * Wakes the dispatchers once deliveries were queued and committed (by recordEvent(), a create, a
+ * ping or a redelivery): this instance's at once, the others' soon after (Database.signal()).
+ * Only after the commit: a dispatcher woken before it would find nothing and sleep until its poll.
+ */
+export function announceDeliveries(db: Pick<Database, 'signal'>, queued: number): void {
+  if (queued > 0) db.signal(WEBHOOKS_CHANNEL);
+}
 
 const recordEventStatement = prepared(
   'record_event',
@@ -70,14 +87,15 @@ const recordEventStatement = prepared(
      VALUES ($1, $2, $3, $4, $5::json)
      RETURNING institution_id, id, seq, type, customer_id, version, created_at
    ), dl AS (${fanOutDeliveries('ev')})
-   SELECT id FROM ev`,
+   SELECT id, ${queuedDeliveries('dl')} FROM ev`,
 );
 
 /**
  * Records an event about a customer in the caller's transaction (or statement): the event and its
  * deliveries are written by one statement, and commit or roll back with the change. `data.version`
  * must be the customer's version after the change. Call it after the change's own writes, in the
- * order the events should be delivered (events sharing a version go in the order recorded).
+ * order the events should be delivered (events sharing a version go in the order recorded), and
+ * announceDeliveries() with the returned `queued` once the transaction has committed.
  *
  * Erasure (issue 13) records `customer.erased` with:
  *   recordEvent(tx, institutionId, { type: 'customer.erased', data: { customerId, walletId, version } })
@@ -86,9 +104,9 @@ export async function recordEvent(
   db: Queryable,
   institutionId: string,
   event: CustomerEvent,
-): Promise<{ id: string }> {
+): Promise<{ id: string; queued: number }> {
   return one(
-    await db.query<{ id: string }>(recordEventStatement, [
+    await db.query<{ id: string; queued: number }>(recordEventStatement, [
       institutionId,
       event.type,
       event.data.customerId,

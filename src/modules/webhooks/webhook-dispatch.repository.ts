@@ -86,39 +86,48 @@ export interface AttemptOutcome {
   responsePrefix: string | null;
 }
 
-// A success in one statement: the delivery, its attempt, and the endpoint's failing streak ended
-// (an UPDATE that matches nothing when it had none, so healthy endpoints' rows are not rewritten).
-const recordSuccessStatement = prepared(
-  'record_webhook_success',
-  `WITH d AS (
-     UPDATE webhook_deliveries
-        SET status = 'succeeded', attempts = attempts + 1, round_attempts = round_attempts + 1,
-            lease_id = NULL, leased_until = NULL, last_attempt_at = $4, last_response_status = $5,
-            last_duration_ms = $6, last_error = NULL
-      WHERE institution_id = $1 AND id = $2 AND lease_id = $3
-     RETURNING institution_id, id, endpoint_id
+// Successes, any number in one statement: each delivery, its attempt, and its endpoint's failing
+// streak ended (an UPDATE that matches nothing when it had none, so healthy endpoints' rows are
+// not rewritten). Batched because a delivery's database work is otherwise about a create's: one
+// statement for the outcomes of every attempt that ended while the previous one ran.
+const recordSuccessesStatement = prepared(
+  'record_webhook_successes',
+  `WITH o AS (
+     SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[], $5::smallint[], $6::int[], $7::text[])
+       AS o (institution_id, id, attempted_at, response_status, duration_ms, response_prefix)
+   ), d AS (
+     UPDATE webhook_deliveries wd
+        SET status = 'succeeded', attempts = wd.attempts + 1, round_attempts = wd.round_attempts + 1,
+            lease_id = NULL, leased_until = NULL, last_attempt_at = o.attempted_at,
+            last_response_status = o.response_status, last_duration_ms = o.duration_ms, last_error = NULL
+       FROM o
+      WHERE wd.institution_id = o.institution_id AND wd.id = o.id AND wd.lease_id = $1
+     RETURNING wd.institution_id, wd.id, wd.endpoint_id, o.attempted_at, o.response_status, o.duration_ms,
+               o.response_prefix
    ), a AS (
      INSERT INTO webhook_attempts (institution_id, delivery_id, attempted_at, response_status, duration_ms, response_prefix)
-     SELECT institution_id, id, $4, $5, $6, $7 FROM d
+     SELECT institution_id, id, attempted_at, response_status, duration_ms, response_prefix FROM d
    )
    UPDATE webhook_endpoints e SET failing_since = NULL
-     FROM d WHERE e.institution_id = d.institution_id AND e.id = d.endpoint_id AND e.failing_since IS NOT NULL`,
+     FROM (SELECT DISTINCT institution_id, endpoint_id FROM d) ended
+    WHERE e.institution_id = ended.institution_id AND e.id = ended.endpoint_id AND e.failing_since IS NOT NULL`,
 );
 
-export async function recordSuccess(
+/** Records successful attempts (those whose lease is no longer ours are left as they are). */
+export async function recordSuccesses(
   db: Queryable,
-  delivery: { institutionId: string; id: string },
   leaseId: string,
-  outcome: AttemptOutcome,
+  successes: readonly { delivery: { institutionId: string; id: string }; outcome: AttemptOutcome }[],
 ): Promise<void> {
-  await db.query(recordSuccessStatement, [
-    delivery.institutionId,
-    delivery.id,
+  if (successes.length === 0) return;
+  await db.query(recordSuccessesStatement, [
     leaseId,
-    outcome.attemptedAt,
-    outcome.responseStatus,
-    outcome.durationMs,
-    outcome.responsePrefix,
+    successes.map((success) => success.delivery.institutionId),
+    successes.map((success) => success.delivery.id),
+    successes.map((success) => success.outcome.attemptedAt),
+    successes.map((success) => success.outcome.responseStatus),
+    successes.map((success) => success.outcome.durationMs),
+    successes.map((success) => success.outcome.responsePrefix),
   ]);
 }
 

@@ -14,13 +14,14 @@ import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
 import type { Database, Subscription } from '../../db/database.js';
 import type { Metrics } from '../../platform/metrics.js';
+import { WEBHOOKS_CHANNEL } from './events.js';
 import { failPendingDeliveries } from './webhooks.repository.js';
 import {
   claimDeliveries,
   deleteOldEvents,
   noteEndpointFailure,
   recordFailure,
-  recordSuccess,
+  recordSuccesses,
   releaseDelivery,
   type AttemptOutcome,
   type ClaimedDelivery,
@@ -28,7 +29,6 @@ import {
 import { checkedLookup, systemResolver, urlProblem, type Resolver } from './webhook-destinations.js';
 import type { SecretBox } from './webhook-secrets.js';
 
-export const WEBHOOKS_CHANNEL = 'customercore_webhooks';
 /** Events (and their deliveries and attempts) are kept this long. */
 export const EVENT_RETENTION_MS = 30 * 86_400_000;
 /** At most this much of a receiver's answer is read, and stored with the attempt. */
@@ -238,6 +238,42 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     }
   }
 
+  // Successes are recorded in batches: whatever ended while the previous batch was being written
+  // goes in the next one, so a quiet endpoint's success is written at once, and a busy one's
+  // costs the database a share of one statement.
+  let successes: {
+    delivery: ClaimedDelivery;
+    outcome: AttemptOutcome;
+    done: () => void;
+    fail: (error: unknown) => void;
+  }[] = [];
+  let writingSuccesses = false;
+  function writeSuccesses(): void {
+    if (writingSuccesses || successes.length === 0) return;
+    writingSuccesses = true;
+    const batch = successes;
+    successes = [];
+    recordSuccesses(db, leaseId, batch)
+      .then(
+        () => {
+          for (const success of batch) success.done();
+        },
+        (error: unknown) => {
+          for (const success of batch) success.fail(error);
+        },
+      )
+      .finally(() => {
+        writingSuccesses = false;
+        writeSuccesses();
+      });
+  }
+  function recordSuccess(delivery: ClaimedDelivery, outcome: AttemptOutcome): Promise<void> {
+    return new Promise((done, fail) => {
+      successes.push({ delivery, outcome, done, fail });
+      writeSuccesses();
+    });
+  }
+
   async function record(delivery: ClaimedDelivery, result: AttemptResult): Promise<void> {
     if (result.kind === 'aborted') {
       await releaseDelivery(db, delivery, leaseId);
@@ -248,7 +284,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       result.outcome.durationMs / 1000,
     );
     if (result.kind === 'success') {
-      await recordSuccess(db, delivery, leaseId, result.outcome);
+      await recordSuccess(delivery, result.outcome);
       return;
     }
     const made = delivery.roundAttempts + 1;
@@ -379,6 +415,8 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       if (!drained) {
         for (const entry of inFlight.values()) entry.controller.abort();
         await pending();
+        // Given back untried: the other instances' dispatchers may send them at once.
+        db.signal(WEBHOOKS_CHANNEL);
       }
       // Wait for a claim statement still running, so nothing is left leased to a stopped dispatcher.
       await pumping;

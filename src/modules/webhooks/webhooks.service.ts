@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.js';
 import { AppError, validationError } from '../../platform/errors.js';
-import { subscribableEventTypes } from './events.js';
+import { announceDeliveries, subscribableEventTypes } from './events.js';
 import { urlProblem } from './webhook-destinations.js';
 import { generateWebhookSecret, type SecretBox } from './webhook-secrets.js';
 import {
@@ -193,11 +193,13 @@ export async function rotateWebhookSecret(
 
 /** Queues a ping event to this endpoint alone; returns the event (its id is the webhook-id). */
 export async function sendTestEvent(db: Database, institutionId: string, id: string): Promise<WebhookEvent> {
-  return db.transaction(async (tx) => {
+  const { event, queued } = await db.transaction(async (tx) => {
     const endpoint = await findEndpoint(tx, institutionId, id, { lock: true });
     if (endpoint === undefined) throw endpointNotFound();
-    return toWebhookEvent(await insertPing(tx, institutionId, id));
+    return { event: await insertPing(tx, institutionId, id), queued: endpoint.enabled ? 1 : 0 };
   });
+  announceDeliveries(db, queued);
+  return toWebhookEvent(event);
 }
 
 /** An endpoint's deliveries, newest first. */
@@ -242,7 +244,7 @@ export async function redeliverWebhooks(
   if (byRange && (body.since === undefined || body.until === undefined)) {
     throw validationError(body.since === undefined ? 'since' : 'until', 'must be given with the other bound');
   }
-  return db.transaction(async (tx) => {
+  const redelivered = await db.transaction(async (tx) => {
     const endpoint = await findEndpoint(tx, institutionId, body.endpointId, { lock: true });
     if (endpoint === undefined) throw endpointNotFound();
     if (!endpoint.enabled) {
@@ -260,6 +262,8 @@ export async function redeliverWebhooks(
       }),
     };
   });
+  announceDeliveries(db, redelivered.queued);
+  return redelivered;
 }
 
 /** The institution's events, newest first. */
