@@ -115,15 +115,18 @@ export async function insertCustomerWithWallet(
   context: ChangeContext & { changes: FieldChange[] },
 ): Promise<CustomerRow & { queued: number }> {
   return one(
-    await db.query<CustomerRow & { queued: number } & Record<string, unknown>>(insertCustomerWithWalletStatement, [
-      institutionId,
-      ...customerFields.map((field) => fields[field] ?? null),
-      context.actor.type,
-      context.actor.id,
-      context.actor.name,
-      context.requestId,
-      JSON.stringify(context.changes),
-    ]),
+    await db.query<CustomerRow & { queued: number } & Record<string, unknown>>(
+      insertCustomerWithWalletStatement,
+      [
+        institutionId,
+        ...customerFields.map((field) => fields[field] ?? null),
+        context.actor.type,
+        context.actor.id,
+        context.actor.name,
+        context.requestId,
+        JSON.stringify(context.changes),
+      ],
+    ),
   );
 }
 
