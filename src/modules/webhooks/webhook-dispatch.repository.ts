@@ -23,9 +23,11 @@ export interface ClaimedDelivery {
 
 // Due: pending, its time come, no lease running, its endpoint enabled, and no earlier pending
 // delivery to the same endpoint about the same customer (the order rule; pings have no customer).
-// The statement is shaped so that its worst plans stay cheap whatever the table's statistics,
-// which are always stale on a queue table (the pending share swings from none to thousands between
-// two ANALYZEs, and an outbox that grew from empty in the last minute looks empty to the planner):
+// The statement is migration 0018's function, shaped so that its plan does not depend on the
+// table's statistics, which are always stale on a queue table (the pending share swings from
+// none to thousands between two ANALYZEs, and an outbox that grew from empty in the last minute
+// looks empty to the planner):
+// - it runs with sequential scans off (the function's SET): every step has its index;
 // - the order test stays a per-candidate probe of the order index (OFFSET 0 keeps PostgreSQL from
 //   turning it into an anti-join, which it ran as a scan of every pending row per candidate);
 // - there is no ORDER BY, so no plan sorts the backlog; read through the due index the oldest due
@@ -33,38 +35,10 @@ export interface ClaimedDelivery {
 // - "due" compares with now() (the statement's start: it runs alone, never in a caller's
 //   transaction), which, unlike clock_timestamp(), the due index can bound, so retries scheduled
 //   for later are not scanned;
-// - the claimed rows are matched by ctid as well as by key, which lets the planner update them
-//   through a TID scan. It still may not: with statistics that call the table tiny it was seen to
-//   join them through the primary key instead (docs/performance.md, "Webhooks").
+// - the claimed rows are updated through their ctid (their key checked too).
 const claimStatement = prepared(
   'claim_webhook_deliveries',
-  `WITH due AS (
-     SELECT d.ctid AS row_ctid, d.institution_id, d.id
-       FROM webhook_deliveries d
-       JOIN webhook_endpoints e ON e.institution_id = d.institution_id AND e.id = d.endpoint_id
-      WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-        AND (d.leased_until IS NULL OR d.leased_until <= now())
-        AND e.enabled
-        AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries earlier
-           WHERE earlier.status = 'pending' AND d.customer_id IS NOT NULL
-             AND earlier.institution_id = d.institution_id AND earlier.endpoint_id = d.endpoint_id
-             AND earlier.customer_id = d.customer_id
-             AND (earlier.version, earlier.event_seq) < (d.version, d.event_seq)
-          OFFSET 0)
-      LIMIT $1
-      FOR UPDATE OF d SKIP LOCKED
-   )
-   UPDATE webhook_deliveries d
-      SET lease_id = $2, leased_until = clock_timestamp() + $3 * interval '1 millisecond'
-     FROM due, events ev, webhook_endpoints e
-    WHERE d.ctid = due.row_ctid AND d.institution_id = due.institution_id AND d.id = due.id
-      AND ev.institution_id = d.institution_id AND ev.id = d.event_id
-      AND e.institution_id = d.institution_id AND e.id = d.endpoint_id
-   RETURNING d.institution_id AS "institutionId", d.id, d.endpoint_id AS "endpointId", d.event_id AS "eventId",
-             ev.type AS "eventType", ev.data AS "eventData", ev.created_at AS "eventCreatedAt", e.url, e.secret,
-             CASE WHEN e.previous_secret_expires_at > clock_timestamp() THEN e.previous_secret END AS "previousSecret",
-             d.round_attempts AS "roundAttempts"`,
+  'SELECT * FROM claim_webhook_deliveries($1, $2, $3)',
 );
 
 /** Claims up to `limit` due deliveries under a lease of `leaseMs`. */
