@@ -5,6 +5,7 @@
 // the same queries, and prints the service's throughput and CPU per request against it.
 //   options: --duration 8 --warmup 3 --concurrency 1,16,64 --ops create,details,update,find,mix,webhooks
 //            --rounds 3 (webhooks: alternating runs with no endpoint and with one, at 16 connections)
+//            --webhook-concurrency N (the service's WEBHOOK_CONCURRENCY)
 //            --auth api-key|jwt --pool 10 --seed 2000 --profile DIR (CPU profile of the service)
 //            --service-flags=--a-node-flag --service-root DIR (another build) --skip-build
 //            --database-url postgres://postgres@127.0.0.1:5432/postgres
@@ -56,6 +57,8 @@ const { values: args } = parseArgs({
     pool: { type: 'string', default: '10' },
     seed: { type: 'string', default: '2000' },
     profile: { type: 'string' },
+    // The service's WEBHOOK_CONCURRENCY (its default when not given).
+    'webhook-concurrency': { type: 'string' },
     'service-flags': { type: 'string', default: '' },
     'log-level': { type: 'string', default: 'info' },
     // Another build of the service (a package root with dist/), to compare before and after.
@@ -335,6 +338,9 @@ async function main(): Promise<void> {
     ACCESS_TOKEN_TTL_SECONDS: '3600',
     // The webhook scenario's receiver listens on 127.0.0.1 over http.
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    ...(args['webhook-concurrency'] === undefined
+      ? {}
+      : { WEBHOOK_CONCURRENCY: args['webhook-concurrency'] }),
   };
 
   const adminUrl = args['database-url'];

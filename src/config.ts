@@ -51,6 +51,8 @@ export interface Config {
   readonly webhookAllowPrivateNetworks: boolean;
   /** Attempts one instance makes at once. */
   readonly webhookConcurrency: number;
+  /** The webhook dispatcher's own connections (PostgreSQL), beside DATABASE_POOL_SIZE. */
+  readonly webhookDatabasePoolSize: number;
   /** Base64 of the 32-byte key encrypting webhook secrets at rest; generated into `dataDir` when unset. */
   readonly webhookSecretsKey: string | undefined;
   readonly rateLimitApiKeyPerSecond: number;
@@ -354,6 +356,7 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     webhookDisableAfterMs: duration(env, 'WEBHOOK_DISABLE_AFTER', '5d', 1000),
     webhookAllowPrivateNetworks: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
     webhookConcurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 1000),
+    webhookDatabasePoolSize: integer(env, 'WEBHOOK_DATABASE_POOL_SIZE', 2, 1, 100),
     webhookSecretsKey: secretsKey,
     rateLimitApiKeyPerMinute: integer(env, 'RATE_LIMIT_API_KEY_PER_MINUTE', 6000, 1, 100_000_000),
     rateLimitApiKeyPerSecond: integer(env, 'RATE_LIMIT_API_KEY_PER_SECOND', 200, 1, 10_000_000),

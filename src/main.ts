@@ -44,23 +44,29 @@ async function main(): Promise<void> {
 
   let lock: DataDirLock | undefined;
   let db: Database;
+  /** The webhook dispatcher's connections (PostgreSQL), apart from the requests'. */
+  let dispatcherPool: Database | undefined;
   if (config.databaseUrl === undefined) {
     lock = lockDataDir(config.dataDir);
     db = await openPglite(path.join(config.dataDir, 'pgdata'));
     logger.info({ dataDir: config.dataDir }, 'using the embedded PGlite database');
   } else {
-    db = openPostgres({
+    const connection = {
       connectionString: config.databaseUrl,
-      poolSize: config.databasePoolSize,
       connectTimeoutMs: config.databaseConnectTimeoutMs,
       statementTimeoutMs: config.databaseStatementTimeoutMs,
       preparedStatements: config.databasePreparedStatements,
       listenConnectionString: config.databaseListenUrl,
-      onPoolError: (error) => {
+      onPoolError: (error: Error) => {
         logger.warn({ err: error }, 'idle database connection failed');
       },
+    };
+    db = openPostgres({
+      ...connection,
+      poolSize: config.databasePoolSize,
       onCheckout: metrics?.observeCheckout,
     });
+    dispatcherPool = openPostgres({ ...connection, poolSize: config.webhookDatabasePoolSize });
     logger.info('using PostgreSQL from DATABASE_URL');
   }
 
@@ -127,6 +133,7 @@ async function main(): Promise<void> {
   });
   const dispatcher = await startWebhookDispatcher({
     db,
+    ...(dispatcherPool === undefined ? {} : { pool: dispatcherPool }),
     logger,
     secretBox: webhooks.secretBox,
     timeoutMs: config.webhookTimeoutMs,
@@ -189,7 +196,7 @@ async function main(): Promise<void> {
           }),
       )
       .then(() => maintenance?.stop())
-      .then(() => db.close())
+      .then(() => Promise.all([db.close(), dispatcherPool?.close()]))
       .then(async () => {
         // quit() waits for pending commands but fails on a connection that is down.
         if (redis?.status === 'ready') await redis.quit();

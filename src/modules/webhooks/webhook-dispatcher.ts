@@ -37,7 +37,13 @@ const RETENTION_INTERVAL_MS = 3_600_000;
 const USER_AGENT = 'CustomerCore-Webhooks/1.0';
 
 export interface DispatcherOptions {
+  /** Where the dispatcher listens for wake-ups (Database.signal() and NOTIFY). */
   db: Database;
+  /**
+   * Where its statements run (default: db). On PostgreSQL a small pool of its own, so that its
+   * claims and outcomes do not wait behind the requests for a pooled connection.
+   */
+  pool?: Database;
   logger: FastifyBaseLogger;
   secretBox: SecretBox;
   timeoutMs: number;
@@ -144,6 +150,7 @@ type AttemptResult =
 
 export async function startWebhookDispatcher(options: DispatcherOptions): Promise<WebhookDispatcher> {
   const { db, logger } = options;
+  const pool = options.pool ?? db;
   const leaseMs = options.timeoutMs + 15_000;
   const agent = new Agent({
     connect: {
@@ -253,7 +260,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     writingSuccesses = true;
     const batch = successes;
     successes = [];
-    recordSuccesses(db, leaseId, batch)
+    recordSuccesses(pool, leaseId, batch)
       .then(
         () => {
           for (const success of batch) success.done();
@@ -276,7 +283,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
 
   async function record(delivery: ClaimedDelivery, result: AttemptResult): Promise<void> {
     if (result.kind === 'aborted') {
-      await releaseDelivery(db, delivery, leaseId);
+      await releaseDelivery(pool, delivery, leaseId);
       return;
     }
     options.metrics?.countWebhookAttempt(
@@ -292,7 +299,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     if (delay !== undefined && result.retryAfterMs !== undefined)
       delay = Math.max(delay, result.retryAfterMs);
     const next = delay === undefined ? null : new Date(Date.now() + delay);
-    const disabled = await db.transaction(async (tx) => {
+    const disabled = await pool.transaction(async (tx) => {
       const recorded = await recordFailure(tx, delivery, leaseId, result.outcome, next);
       if (recorded === undefined) return false;
       const endpoint = { institutionId: delivery.institutionId, id: delivery.endpointId };
@@ -332,14 +339,14 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
 
   async function claimAndStart(): Promise<void> {
     while (!stopping && inFlight.size < options.concurrency) {
-      const claimed = await claimDeliveries(db, options.concurrency - inFlight.size, leaseId, leaseMs);
+      const claimed = await claimDeliveries(pool, options.concurrency - inFlight.size, leaseId, leaseMs);
       if (databaseTrouble) {
         databaseTrouble = false;
         logger.info('webhook dispatcher reaches the database again');
       }
       if (isStopping()) {
         // Claimed while stop() began: give them back at once.
-        await Promise.all(claimed.map((delivery) => releaseDelivery(db, delivery, leaseId)));
+        await Promise.all(claimed.map((delivery) => releaseDelivery(pool, delivery, leaseId)));
         return;
       }
       for (const delivery of claimed) start(delivery);
@@ -373,7 +380,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
   poll.unref();
   const sweep = async () => {
     try {
-      while ((await deleteOldEvents(db, EVENT_RETENTION_MS, 1000)) === 1000 && !stopping);
+      while ((await deleteOldEvents(pool, EVENT_RETENTION_MS, 1000)) === 1000 && !stopping);
     } catch (error) {
       logger.warn({ err: error }, 'old webhook events not deleted; retrying in an hour');
     }
