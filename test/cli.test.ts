@@ -204,6 +204,44 @@ describe(`customercore CLI against the real server (${engine})`, () => {
     assert.equal(revoked.code, 0, revoked.stderr);
     assert.ok(JSON.parse(revoked.stdout).revokedAt !== null);
 
+    // Webhook endpoints: the secret once, at create and rotate; a ping queued for the endpoint.
+    const url = 'https://hooks.example.com/customercore';
+    const hook = await customercore(
+      ['webhook', 'create', url, '--event-type', 'customer.created', '--json'],
+      { env },
+    );
+    assert.equal(hook.code, 0, hook.stderr);
+    const endpoint = JSON.parse(hook.stdout);
+    assert.match(endpoint.secret, /^whsec_/);
+    assert.deepEqual(
+      [endpoint.url, endpoint.eventTypes, endpoint.enabled],
+      [url, ['customer.created'], true],
+    );
+    const hooks = await customercore(['webhook', 'list', '--json'], { env });
+    assert.equal(hooks.code, 0, hooks.stderr);
+    const listed = JSON.parse(hooks.stdout).find((item: { id: string }) => item.id === endpoint.id);
+    assert.equal(listed.url, url);
+    assert.equal('secret' in listed, false, 'a listed endpoint shows no secret');
+    const ping = await customercore(['webhook', 'test', endpoint.id, '--json'], { env });
+    assert.equal(ping.code, 0, ping.stderr);
+    const event = JSON.parse(ping.stdout);
+    assert.deepEqual([event.type, event.data], ['ping', { endpointId: endpoint.id }]);
+    const deliveries = await customercore(['webhook', 'deliveries', endpoint.id, '--json'], { env });
+    assert.equal(deliveries.code, 0, deliveries.stderr);
+    assert.deepEqual(
+      JSON.parse(deliveries.stdout).map((delivery: { eventId: string }) => delivery.eventId),
+      [event.id],
+    );
+    const rotated = await customercore(['webhook', 'rotate-secret', endpoint.id, '--json'], { env });
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const newSecret = JSON.parse(rotated.stdout).secret;
+    assert.match(newSecret, /^whsec_/);
+    assert.notEqual(newSecret, endpoint.secret);
+    const plain = await customercore(['webhook', 'create', 'http://hooks.example.com/x'], { env });
+    assert.equal(plain.code, 1, 'an http:// endpoint is refused by the API');
+    assert.match(plain.stderr, /error: VALIDATION_ERROR/);
+    assert.match(plain.stderr, /url/);
+
     const logout = await customercore(['logout'], { env });
     assert.equal(logout.code, 0, logout.stderr);
     const after = await customercore(['customer', 'get', customer.id], { env });

@@ -65,6 +65,27 @@ describe(`@customercore/client against the real server (${engine})`, () => {
     assert.equal(again.body.data.id, body.data.id);
   });
 
+  it('when an Owner manages a webhook endpoint through cc.webhooks, then each call answers as the contract says and a deleted one is a typed NOT_FOUND', async () => {
+    const cc = new CustomerCore({ baseUrl, session: await owner() });
+    const created = await cc.webhooks.create({ url: 'https://hooks.example.com/client', description: 'ops' });
+    assert.match(created.secret, /^whsec_/);
+    const updated = await cc.webhooks.update({ id: created.id, description: 'backend', enabled: true });
+    assert.equal(updated.description, 'backend');
+    assert.ok((await cc.webhooks.list()).some((endpoint) => endpoint.id === created.id));
+    const ping = await cc.webhooks.test(created.id);
+    assert.equal(ping.type, 'ping');
+    const page = await cc.webhooks.deliveries({ endpointId: created.id, take: 5 });
+    assert.deepEqual([page.meta.total, page.data.map((delivery) => delivery.eventId)], [1, [ping.id]]);
+    // Redelivered to an endpoint that never had it: one delivery queued.
+    const other = await cc.webhooks.create({ url: 'https://hooks.example.com/other' });
+    assert.deepEqual(await cc.webhooks.redeliver({ endpointId: other.id, eventId: ping.id }), { queued: 1 });
+    await cc.webhooks.delete(other.id);
+    await cc.webhooks.delete(created.id);
+    const gone = await cc.webhooks.test(created.id).catch((error: unknown) => error);
+    assert.ok(gone instanceof CustomerCoreError);
+    assert.equal(gone.code, 'NOT_FOUND');
+  });
+
   it('when the email is taken, then a CustomerCoreError carries the code, the field, the status and the request id', async () => {
     const cc = new CustomerCore({ baseUrl, apiKey });
     const input = customerInput();

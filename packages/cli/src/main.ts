@@ -268,7 +268,11 @@ Exit codes: 0 ok · 1 the API refused the request · 2 usage · 3 not authentica
     .command('create')
     .description('Create a key; its secret is shown in this answer only')
     .requiredOption('--name <name>', 'what it is for')
-    .option('--scope <scope>', 'customers:read or customers:write (repeatable; default both)', collect)
+    .option(
+      '--scope <scope>',
+      'customers:read, customers:write or webhooks:manage (repeatable; default the first two)',
+      collect,
+    )
     .option('--allowed-ip <address>', 'an address or CIDR range it may be used from (repeatable)', collect)
     .option('--expires-at <date>', 'an ISO 8601 date-time after which it stops working')
     .action(
@@ -281,7 +285,9 @@ Exit codes: 0 ok · 1 the API refused the request · 2 usage · 3 not authentica
         }>();
         return cc.apiKeys.create({
           name: o.name,
-          ...(o.scope === undefined ? {} : { scopes: o.scope as ('customers:read' | 'customers:write')[] }),
+          ...(o.scope === undefined
+            ? {}
+            : { scopes: o.scope as ('customers:read' | 'customers:write' | 'webhooks:manage')[] }),
           ...(o.allowedIp === undefined ? {} : { allowedIps: o.allowedIp }),
           ...(o.expiresAt === undefined ? {} : { expiresAt: o.expiresAt }),
         });
@@ -295,6 +301,60 @@ Exit codes: 0 ok · 1 the API refused the request · 2 usage · 3 not authentica
     .command('revoke <id>')
     .description('Revoke a key: it stops working at once')
     .action(act(async ({ cc }, _command, id: string) => cc.apiKeys.revoke(id)));
+
+  const webhook = program
+    .command('webhook')
+    .description("Your institution's webhook endpoints (Owners and Admins, or a key with webhooks:manage)");
+  webhook
+    .command('create <url>')
+    .description(
+      'Subscribe an https endpoint (where the events are POSTed); its secret is shown in this answer only',
+    )
+    .option(
+      '--event-type <type>',
+      'customer.created, customer.updated, wallet.status_changed or customer.erased (repeatable; default all)',
+      collect,
+    )
+    .option('--description <text>', 'what it is for')
+    .action(
+      act(async ({ cc }, command, url: string) => {
+        const o = command.opts<{ eventType?: string[]; description?: string }>();
+        type EventTypes = NonNullable<Parameters<typeof cc.webhooks.create>[0]['eventTypes']>;
+        return cc.webhooks.create({
+          url,
+          ...(o.eventType === undefined ? {} : { eventTypes: o.eventType as EventTypes }),
+          ...(o.description === undefined ? {} : { description: o.description }),
+        });
+      }),
+    );
+  webhook
+    .command('list')
+    .description('List the endpoints, without secrets')
+    .action(act(async ({ cc }) => cc.webhooks.list()));
+  webhook
+    .command('test <id>')
+    .description('Send a ping event to the endpoint; its id is the webhook-id the receiver gets')
+    .action(act(async ({ cc }, _command, id: string) => cc.webhooks.test(id)));
+  webhook
+    .command('rotate-secret <id>')
+    .description('A new signing secret, shown once; the old one signs beside it for 24 hours')
+    .action(act(async ({ cc }, _command, id: string) => cc.webhooks.rotateSecret(id)));
+  webhook
+    .command('deliveries <id>')
+    .description("The endpoint's deliveries, newest first, with each one's last attempt")
+    .option('--status <status>', 'pending, succeeded or failed')
+    .option('--take <n>', 'how many (default 20)', '20')
+    .action(
+      act(async ({ cc }, command, id: string) => {
+        const o = command.opts<{ status?: 'pending' | 'succeeded' | 'failed'; take: string }>();
+        const page = await cc.webhooks.deliveries({
+          endpointId: id,
+          take: Number(o.take),
+          ...(o.status === undefined ? {} : { status: o.status }),
+        });
+        return page.data;
+      }),
+    );
 
   const customer = program.command('customer').description("Your institution's customers");
   customer

@@ -165,6 +165,7 @@ export class CustomerCore {
   readonly raw: Client<paths>;
   readonly customers: Customers;
   readonly apiKeys: ApiKeys;
+  readonly webhooks: Webhooks;
   readonly users: Users;
   readonly admin: Admin;
 
@@ -222,6 +223,7 @@ export class CustomerCore {
     });
     this.customers = new Customers(this);
     this.apiKeys = new ApiKeys(this);
+    this.webhooks = new Webhooks(this);
     this.users = new Users(this);
     this.admin = new Admin(this);
   }
@@ -525,6 +527,46 @@ class ApiKeys {
 
   async revoke(id: string, options?: RequestOptions) {
     return (await this.cc.call('apiKeyRevoke', { id }, options)).data;
+  }
+}
+
+class Webhooks {
+  constructor(private readonly cc: CustomerCore) {}
+
+  /** Subscribes an endpoint; its signing secret is in this answer only. */
+  async create(input: RequestBody<'webhookCreate'>, options?: RequestOptions) {
+    return (await this.cc.call('webhookCreate', input, options)).data;
+  }
+
+  async list() {
+    return (await this.cc.call('webhookFind', {})).data;
+  }
+
+  async update(input: RequestBody<'webhookUpdate'>, options?: RequestOptions) {
+    return (await this.cc.call('webhookUpdate', input, options)).data;
+  }
+
+  async delete(id: string, options?: RequestOptions) {
+    return (await this.cc.call('webhookDelete', { id }, options)).data;
+  }
+
+  /** A new secret, shown in this answer only; the old one keeps signing beside it for 24 hours. */
+  async rotateSecret(id: string, options?: RequestOptions) {
+    return (await this.cc.call('webhookRotateSecret', { id }, options)).data;
+  }
+
+  /** Queues a `ping` event to this endpoint alone; its id is the delivery's `webhook-id`. */
+  async test(id: string, options?: RequestOptions) {
+    return (await this.cc.call('webhookTest', { id }, options)).data;
+  }
+
+  /** A page of an endpoint's deliveries, newest first (`take`, `skip`), with `meta.total`. */
+  async deliveries(filters: RequestBody<'webhookDeliveries'>) {
+    return this.cc.call('webhookDeliveries', filters);
+  }
+
+  async redeliver(input: RequestBody<'webhookRedeliver'>, options?: RequestOptions) {
+    return (await this.cc.call('webhookRedeliver', input, options)).data;
   }
 }
 
