@@ -5,7 +5,7 @@
 //            --database-url postgres://postgres@127.0.0.1:5432/postgres --skip-build
 // The baseline is autocannon sending creates, each with its own Idempotency-Key as the importer
 // sends them, for --seconds; then the CLI imports --rows rows of a CSV at --concurrency. The
-// per-key rate budget is raised (RATE_LIMIT_API_KEY_PER_MINUTE) so that neither is rate limited.
+// per-key rate budget is raised (RATE_LIMIT_API_KEY_PER_MINUTE and _PER_SECOND) so that neither is rate limited.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { closeSync, createWriteStream, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
       OPERATOR_PASSWORD: operator.password,
       LOG_LEVEL: 'info',
       RATE_LIMIT_API_KEY_PER_MINUTE: '100000000',
+      RATE_LIMIT_API_KEY_PER_SECOND: '10000000',
     },
     stdio: ['ignore', log, log],
   });
