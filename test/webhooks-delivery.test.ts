@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { engine, startTestApp, type TestApp } from './support/app.js';
+import { openPostgres } from '../src/db/database.js';
+import { engine, openTestDatabase, startTestApp, type TestApp } from './support/app.js';
 import {
   createCustomer,
   createInstitution,
@@ -615,5 +616,85 @@ describe(`webhook auto-disable, WEBHOOK_DISABLE_AFTER (${engine})`, () => {
     const endpoint = await endpointOf(institution, endpointId);
     assert.equal(endpoint.enabled, true);
     assert.equal(endpoint.disabledReason, null);
+  });
+});
+
+// The dispatchers here never poll: what they deliver, they were woken for. A change's commit wakes
+// this instance's dispatcher directly (Database.signal()) and, on PostgreSQL, the other instances'
+// through the NOTIFY sent after it; a broken wake-up would leave these events undelivered.
+describe(`webhook wake-ups after the commit (${engine})`, () => {
+  const NEVER = 3_600_000;
+  let t: TestApp;
+  let connection: { connectionString: string; schema: string } | undefined;
+  let operator: { token: string };
+  const receivers: Receiver[] = [];
+
+  before(async () => {
+    const database = await openTestDatabase();
+    connection = database.connection;
+    t = await startTestApp({ database, webhooks: { allowPrivateNetworks: true } });
+    operator = await loginOperator(t);
+  });
+
+  after(async () => {
+    await Promise.all(receivers.map((receiver) => receiver.close()));
+    await t.close();
+  });
+
+  async function subscribedInstitution() {
+    const institution = await createInstitution(t, operator);
+    const receiver = await startReceiver();
+    receivers.push(receiver);
+    const created = await post(t, '/v2/webhook/create', { url: receiver.url }, institution.owner);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    return { institution, receiver };
+  }
+
+  it('when a customer is created and updated, then the dispatcher of the same instance is woken for each, without polling', async () => {
+    const dispatcher = await startTestDispatcher(t, { pollIntervalMs: NEVER });
+    try {
+      const { institution, receiver } = await subscribedInstitution();
+      const customer = await createCustomer(t, institution.owner);
+      await receiver.waitFor((received) => received.length >= 1);
+      const updated = await post(
+        t,
+        '/v2/customer/update',
+        { id: customer.id, comment: 'woken' },
+        institution.owner,
+      );
+      assert.equal(updated.status, 200, JSON.stringify(updated.body));
+      const all = await receiver.waitFor((received) => received.length >= 2);
+      assert.deepEqual(
+        all.map((received) => (JSON.parse(received.body) as { type: string }).type),
+        ['customer.created', 'customer.updated'],
+      );
+    } finally {
+      await dispatcher.stop(1000);
+    }
+  });
+
+  it('when another instance commits the change, then its NOTIFY wakes this dispatcher, without polling (PostgreSQL)', async (context) => {
+    if (connection === undefined) {
+      context.skip('one process alone can open an embedded database');
+      return;
+    }
+    // Another instance's database handle: its dispatcher hears nothing the app's handle tells
+    // its own listeners, only PostgreSQL's notifications.
+    const other = openPostgres({
+      ...connection,
+      poolSize: 2,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 10_000,
+    });
+    const dispatcher = await startTestDispatcher({ ...t, db: other }, { pollIntervalMs: NEVER });
+    try {
+      const { institution, receiver } = await subscribedInstitution();
+      await createCustomer(t, institution.owner);
+      const [received] = await receiver.waitFor((all) => all.length >= 1);
+      assert.equal((JSON.parse(received?.body ?? '{}') as { type: string }).type, 'customer.created');
+    } finally {
+      await dispatcher.stop(1000);
+      await other.close();
+    }
   });
 });
