@@ -12,6 +12,7 @@ import { createAccessTokens } from '../src/modules/auth/access-tokens.js';
 import { generateSigningKeyPem, signingKeyFromPem } from '../src/modules/auth/signing-key.js';
 import { createInstitution } from '../src/modules/institutions/institutions.service.js';
 import { createLogger } from '../src/platform/logger.js';
+import { ephemeralVault } from '../src/platform/crypto/vault.js';
 import { createRateLimits, defaultRateLimitOptions } from '../src/platform/rate-limits.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '100' } } });
@@ -28,6 +29,7 @@ const app = await buildApp({
     audience: 'customercore-api',
     ttlSeconds: 900,
   }),
+  vault: ephemeralVault(),
   refreshTokenTtlSeconds: 3600,
   trustProxy: false,
   // The limits would block these attempts after a few failures; here every attempt must reach the

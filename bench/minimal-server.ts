@@ -4,7 +4,8 @@
 // authentication, no rate limits, no logging, no security headers, no ETag, no idempotency
 // hooks. What CustomerCore costs on top of Fastify is its throughput and CPU against this.
 // Started by bench/run.ts as a child process: PORT, DATABASE_URL, DATABASE_POOL_SIZE,
-// INSTITUTION_ID and ACTOR (JSON) in the environment.
+// INSTITUTION_ID, ACTOR (JSON) and ENCRYPTION_KEY (the service's, so it reads the same
+// customers) in the environment.
 import Fastify from 'fastify';
 import {
   createCustomer,
@@ -12,6 +13,8 @@ import {
   findInstitutionCustomers,
   updateCustomer,
 } from '../src/modules/customers/customers.service.js';
+import { decodeKey, localKeyProvider } from '../src/platform/crypto/key-provider.js';
+import { openVault } from '../src/platform/crypto/vault.js';
 import type { Actor } from '../src/platform/principal.js';
 import { rawPostgres } from './raw-database.js';
 
@@ -21,6 +24,10 @@ const setting = (name: string): string => {
   return value;
 };
 const db = rawPostgres(setting('DATABASE_URL'), Number(setting('DATABASE_POOL_SIZE')));
+const store = {
+  db,
+  vault: await openVault(db, localKeyProvider(decodeKey(setting('ENCRYPTION_KEY'), 'ENCRYPTION_KEY'))),
+};
 const institutionId = setting('INSTITUTION_ID');
 const actor = JSON.parse(setting('ACTOR')) as Actor;
 
@@ -29,17 +36,21 @@ let requests = 0;
 const context = () => ({ institutionId, actor, requestId: `minimal-${++requests}` });
 
 app.post('/v2/customer/create', async (request, reply) => {
-  const customer = await createCustomer(db, context(), request.body as Parameters<typeof createCustomer>[2]);
+  const customer = await createCustomer(
+    store,
+    context(),
+    request.body as Parameters<typeof createCustomer>[2],
+  );
   return reply.code(201).send({ data: customer });
 });
 app.post('/v2/customer/details', async (request) => ({
-  data: await customerDetails(db, institutionId, (request.body as { id: string }).id),
+  data: await customerDetails(store, institutionId, (request.body as { id: string }).id),
 }));
 app.post('/v2/customer/update', async (request) => ({
-  data: await updateCustomer(db, context(), request.body as Parameters<typeof updateCustomer>[2]),
+  data: await updateCustomer(store, context(), request.body as Parameters<typeof updateCustomer>[2]),
 }));
 app.post('/v2/customer/find', async (request) =>
-  findInstitutionCustomers(db, institutionId, { take: 20, skip: 0, ...(request.body as object) }),
+  findInstitutionCustomers(store, institutionId, { take: 20, skip: 0, ...(request.body as object) }),
 );
 app.get('/health/live', (_request, reply) => reply.send({ ok: true }));
 

@@ -27,8 +27,10 @@ import type { Database } from '../src/db/database.js';
 import { scheduleMaintenance } from '../src/db/maintenance.js';
 import { migrate } from '../src/db/migrate.js';
 import { generateSigningKeyPem } from '../src/modules/auth/signing-key.js';
-import { createCustomer } from '../src/modules/customers/customers.service.js';
+import { createCustomer, type CustomerStore } from '../src/modules/customers/customers.service.js';
 import { insertInstitution } from '../src/modules/institutions/institutions.repository.js';
+import { decodeKey, localKeyProvider } from '../src/platform/crypto/key-provider.js';
+import { openVault } from '../src/platform/crypto/vault.js';
 import type { Actor } from '../src/platform/principal.js';
 import { cpuSecondsOf, directLoad, httpLoad, peakMemoryDuring, type Figures } from './measure.js';
 import { rawPglite, rawPostgres } from './raw-database.js';
@@ -328,6 +330,7 @@ async function main(): Promise<void> {
   const serviceEnv: Record<string, string> = {
     JWT_PRIVATE_KEY: generateSigningKeyPem(),
     WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     OPERATOR_EMAIL: operator.email,
     OPERATOR_PASSWORD: operator.password,
     DATABASE_POOL_SIZE: String(poolSize),
@@ -374,20 +377,28 @@ async function main(): Promise<void> {
       actor: partner.actor,
       seeded: seededOverHttp,
     };
+    // The baseline seals and opens personal data as the service does, with the service's key on
+    // the service's database (its keyring), with a key of its own on its own embedded one.
+    const keys = localKeyProvider(decodeKey(serviceEnv.ENCRYPTION_KEY ?? '', 'ENCRYPTION_KEY'));
+    let baselineStore: CustomerStore;
     if (engine === 'postgres') {
       raw = rawPostgres(benchUrl, poolSize);
+      baselineStore = { db: raw, vault: await openVault(raw, keys) };
     } else {
       const rawDb = await rawPglite(path.join(workDir, 'baseline-data'));
       raw = rawDb;
       await migrate(rawDb);
+      baselineStore = { db: rawDb, vault: await openVault(rawDb, keys) };
+      const store = baselineStore;
       const institution = await insertInstitution(rawDb, 'Bench Bank');
-      const seeded = await seed(seedCount, (n) =>
-        createCustomer(
-          rawDb,
+      const seeded = await seed(seedCount, async (n) => {
+        const customer = await createCustomer(
+          store,
           { institutionId: institution.id, actor: partner.actor, requestId: `bench-seed-${n}` },
           createFields(n, 'seed'),
-        ),
-      );
+        );
+        return { id: customer.id, email: customer.email ?? '' };
+      });
       baselineContext = { institutionId: institution.id, actor: partner.actor, seeded };
     }
     const baselineDb = raw;
@@ -444,6 +455,7 @@ async function main(): Promise<void> {
               DATABASE_POOL_SIZE: String(poolSize),
               INSTITUTION_ID: partner.institutionId,
               ACTOR: JSON.stringify(partner.actor),
+              ENCRYPTION_KEY: serviceEnv.ENCRYPTION_KEY ?? '',
             },
             workDir,
           )
@@ -524,7 +536,8 @@ async function main(): Promise<void> {
     const directRun = (operation: OperationName, concurrency: number, runSeconds: number) => {
       const tag = `raw${run++}`;
       return accounted(
-        () => directLoad(concurrency, runSeconds, (n) => baselineOps[operation].direct(baselineDb, n, tag)),
+        () =>
+          directLoad(concurrency, runSeconds, (n) => baselineOps[operation].direct(baselineStore, n, tag)),
         false,
       );
     };

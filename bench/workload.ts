@@ -2,13 +2,13 @@
 // sends, and the same database work done by calling the service's own functions on a raw driver
 // (the baseline). Both forms get the same inputs: the HTTP body as a client writes it, the direct
 // call as the route's schema leaves it (trimmed, country upper-cased, phone in E.164).
-import type { Database } from '../src/db/database.js';
 import type { Actor } from '../src/platform/principal.js';
 import {
   createCustomer,
   customerDetails,
   findInstitutionCustomers,
   updateCustomer,
+  type CustomerStore,
 } from '../src/modules/customers/customers.service.js';
 
 export interface Seeded {
@@ -32,7 +32,7 @@ export interface Operation {
   name: OperationName;
   /** The n-th request of a run; `tag` keeps the emails of different runs apart. */
   request(n: number, tag: string): Request;
-  direct(db: Database, n: number, tag: string): Promise<unknown>;
+  direct(store: CustomerStore, n: number, tag: string): Promise<unknown>;
 }
 
 export type OperationName = 'create' | 'details' | 'update' | 'find' | 'mix';

@@ -13,6 +13,7 @@ import { openPglite } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { createAccessTokens } from '../src/modules/auth/access-tokens.js';
 import { generateSigningKeyPem, signingKeyFromPem } from '../src/modules/auth/signing-key.js';
+import { ephemeralVault } from '../src/platform/crypto/vault.js';
 import { createLogger } from '../src/platform/logger.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -37,6 +38,7 @@ export async function servedDocument(): Promise<Record<string, unknown>> {
       }),
       refreshTokenTtlSeconds: 3600,
       trustProxy: false,
+      vault: ephemeralVault(),
     });
     const response = await app.inject({ method: 'GET', url: '/openapi.json' });
     await app.close();

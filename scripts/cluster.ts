@@ -231,6 +231,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const signingKey = generateSigningKeyPem();
     // Every instance seals and opens webhook secrets with the same key, as in any deployment.
     const webhookSecretsKey = randomBytes(32).toString('base64');
+    const encryptionKey = randomBytes(32).toString('base64');
     const operator = { email: 'operator@cluster.test', password: randomBytes(12).toString('base64url') };
     const bouncer = (database: string) =>
       `postgres://${encodeURIComponent(decodeURIComponent(server.username || 'postgres'))}@127.0.0.1:${bouncerPort}/${database}`;
@@ -250,6 +251,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           REDIS_URL: `redis://127.0.0.1:${redisPort}`,
           JWT_PRIVATE_KEY: signingKey,
           WEBHOOK_SECRETS_KEY: webhookSecretsKey,
+          ENCRYPTION_KEY: encryptionKey,
           OPERATOR_EMAIL: operator.email,
           OPERATOR_PASSWORD: operator.password,
           TRUST_PROXY: 'false',

@@ -6,7 +6,7 @@
 // Without --institution it creates one and prints its owner's generated password, once.
 // Also a library: bench/find-scale.ts seeds through the same functions.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -15,8 +15,16 @@ import mobileExamples from 'libphonenumber-js/mobile/examples';
 import { DataDirLockedError, lockDataDir, type DataDirLock } from '../src/db/data-dir-lock.js';
 import { openPglite, openPostgres, type Database, type Queryable } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
+import { sealNewCustomer } from '../src/modules/customers/customer-sealing.js';
 import type { CustomerFields } from '../src/modules/customers/customers.repository.js';
 import { createInstitution } from '../src/modules/institutions/institutions.service.js';
+import {
+  dataDirEncryptionKey,
+  decodeKey,
+  localKeyProvider,
+  type KeyProvider,
+} from '../src/platform/crypto/key-provider.js';
+import { openVault, type Vault } from '../src/platform/crypto/vault.js';
 import { isAssignedCountryCode, toE164 } from '../src/platform/schema-keywords.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -728,16 +736,16 @@ export function customerGenerator(sequenceStart: number): (referrals: readonly s
   };
 }
 
-// The columns the API writes on create (customers.repository insertCustomer); ids, wallet status
-// and timestamps come from the same column defaults as there.
+// The columns the API writes on create (customers.repository insertCustomer), sealed as it seals
+// them (customer-sealing.ts); wallet status and timestamps come from the same column defaults.
 const insertSql = `
   WITH inserted AS (
     INSERT INTO customers (institution_id, email, phone_number, first_name, last_name, comment,
                            external_id, referral_id, country, verification_document_id,
-                           residence_address, itn)
-    SELECT $1::uuid, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                   $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[],
-                                   $12::text[])
+                           residence_address, itn, id, data_key, email_index, phone_index, pii_format)
+    SELECT $1::uuid, *, 1 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                      $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[],
+                                      $12::text[], $13::uuid[], $14::bytea[], $15::bytea[], $16::bytea[])
     ON CONFLICT DO NOTHING
     RETURNING id
   )
@@ -750,10 +758,14 @@ const insertSql = `
  */
 export async function insertCustomers(
   db: Queryable,
+  vault: Vault,
   institutionId: string,
   customers: readonly CustomerFields[],
 ): Promise<string[]> {
-  const column = (field: keyof CustomerFields) => customers.map((customer) => customer[field]);
+  const sealed = await Promise.all(
+    customers.map((customer) => sealNewCustomer(vault, institutionId, customer, [])),
+  );
+  const column = (field: keyof CustomerFields) => sealed.map((customer) => customer.fields[field] ?? null);
   const rows = await db.query<{ id: string }>(insertSql, [
     institutionId,
     column('email'),
@@ -767,6 +779,10 @@ export async function insertCustomers(
     column('verificationDocumentId'),
     column('residenceAddress'),
     column('itn'),
+    sealed.map((customer) => customer.id),
+    sealed.map((customer) => customer.dataKey),
+    sealed.map((customer) => customer.indexes.emailIndex ?? null),
+    sealed.map((customer) => customer.indexes.phoneIndex ?? null),
   ]);
   return rows.map((row) => row.id);
 }
@@ -778,7 +794,7 @@ export interface SeedOptions {
 
 /** Adds `count` customers to the institution, in batches; returns how long it took. */
 export async function seedCustomers(
-  db: Database,
+  { db, vault }: { db: Database; vault: Vault },
   institutionId: string,
   count: number,
   options: SeedOptions = {},
@@ -827,7 +843,9 @@ export async function seedCustomers(
       }
     }
     inFlight =
-      next === undefined ? undefined : { size: next.length, ids: insertCustomers(db, institutionId, next) };
+      next === undefined
+        ? undefined
+        : { size: next.length, ids: insertCustomers(db, vault, institutionId, next) };
   }
   return { inserted, seconds: (performance.now() - started) / 1000 };
 }
@@ -953,7 +971,11 @@ async function main(): Promise<void> {
     }
 
     const bar = progressBar(count, 'customers');
-    const result = await seedCustomers(db, institutionId, count, { batchSize, onProgress: bar.update });
+    const vault = await openVault(db, seedKeys(databaseUrl));
+    const result = await seedCustomers({ db, vault }, institutionId, count, {
+      batchSize,
+      onProgress: bar.update,
+    });
     bar.finish();
     process.stderr.write('Updating statistics (VACUUM ANALYZE)\n');
     await vacuumAnalyze(db);
@@ -973,6 +995,19 @@ async function main(): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+/** The service's key: ENCRYPTION_KEY (or its _FILE), or the embedded data directory's. */
+function seedKeys(databaseUrl: string | undefined): KeyProvider {
+  const file = process.env.ENCRYPTION_KEY_FILE?.trim();
+  const inline = process.env.ENCRYPTION_KEY?.trim();
+  const key = file ? readFileSync(file, 'utf8').trim() : inline;
+  if (key === undefined || key === '') {
+    if (databaseUrl !== undefined)
+      throw new UsageError('ENCRYPTION_KEY (or ENCRYPTION_KEY_FILE) must be set');
+    return localKeyProvider(decodeKey(dataDirEncryptionKey(process.env.DATA_DIR?.trim() || './data'), 'key'));
+  }
+  return localKeyProvider(decodeKey(key, 'ENCRYPTION_KEY'));
+}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((error: unknown) => {

@@ -24,6 +24,7 @@ import { registerAuthentication } from './platform/authenticate.js';
 import { registerErrorHandling, sendError } from './platform/error-handler.js';
 import { randomBytes } from 'node:crypto';
 import { AppError, serviceUnavailable } from './platform/errors.js';
+import type { Vault } from './platform/crypto/vault.js';
 import { registerIdempotency } from './platform/idempotency.js';
 import { BODY_LIMIT_BYTES, registerJsonBody } from './platform/json-body.js';
 import { createRateLimits, defaultRateLimitOptions, type RateLimits } from './platform/rate-limits.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** IDEMPOTENCY_LEASE_MS; the default lease when absent. */
   idempotencyLeaseMs?: number;
+  /** Seals and opens customers' personal data (src/platform/crypto/vault.ts). */
+  vault: Vault;
 }
 
 export async function buildApp(appDeps: AppDeps) {

@@ -55,6 +55,10 @@ export interface Config {
   readonly webhookDatabasePoolSize: number;
   /** Base64 of the 32-byte key encrypting webhook secrets at rest; generated into `dataDir` when unset. */
   readonly webhookSecretsKey: string | undefined;
+  /** Base64 of the 32-byte key-encryption key of personal data; generated into `dataDir` when unset. */
+  readonly encryptionKey: string | undefined;
+  /** Earlier key-encryption keys, still unwrapping until `npm run keys:rotate` has re-wrapped everything. */
+  readonly previousEncryptionKeys: readonly string[];
   readonly rateLimitApiKeyPerSecond: number;
   /** Port of the Prometheus /metrics endpoint, a server of its own; undefined: no metrics. */
   readonly metricsPort: number | undefined;
@@ -222,31 +226,42 @@ function retrySchedule(env: Env): number[] {
   return delays as number[];
 }
 
-/** WEBHOOK_SECRETS_KEY or WEBHOOK_SECRETS_KEY_FILE: base64 of 32 random bytes. Never echoed. */
-function webhookSecretsKey(env: Env, readFile: (file: string) => string): string | undefined {
-  const inline = text(env, 'WEBHOOK_SECRETS_KEY');
-  const file = text(env, 'WEBHOOK_SECRETS_KEY_FILE');
+/** NAME or NAME_FILE (not both): base64 of 32 random bytes, or several, comma- or line-separated. Never echoed. */
+function base64Keys(env: Env, name: string, readFile: (file: string) => string): string[] | undefined {
+  const inline = text(env, name);
+  const file = text(env, `${name}_FILE`);
   if (inline !== undefined && file !== undefined) {
-    throw new ConfigError(
-      'WEBHOOK_SECRETS_KEY_FILE',
-      'cannot be set together with WEBHOOK_SECRETS_KEY; choose one',
-    );
+    throw new ConfigError(`${name}_FILE`, `cannot be set together with ${name}; choose one`);
   }
-  let key = inline;
+  let raw = inline;
   if (file !== undefined) {
     try {
-      key = readFile(file).trim();
+      raw = readFile(file);
     } catch {
-      throw new ConfigError('WEBHOOK_SECRETS_KEY_FILE', `names a file that cannot be read (${file})`);
+      throw new ConfigError(`${name}_FILE`, `names a file that cannot be read (${file})`);
     }
   }
-  if (key !== undefined && Buffer.from(key, 'base64').length !== 32) {
+  if (raw === undefined) return undefined;
+  const keys = raw
+    .split(/[,\n]/)
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
+  if (keys.length === 0 || keys.some((key) => Buffer.from(key, 'base64').length !== 32)) {
     throw new ConfigError(
-      file !== undefined ? 'WEBHOOK_SECRETS_KEY_FILE' : 'WEBHOOK_SECRETS_KEY',
+      file !== undefined ? `${name}_FILE` : name,
       'must hold base64 of 32 random bytes (openssl rand -base64 32)',
     );
   }
-  return key;
+  return keys;
+}
+
+/** One key (see base64Keys). */
+function base64Key(env: Env, name: string, readFile: (file: string) => string): string | undefined {
+  const keys = base64Keys(env, name, readFile);
+  if (keys !== undefined && keys.length > 1) {
+    throw new ConfigError(text(env, name) === undefined ? `${name}_FILE` : name, 'must hold one key');
+  }
+  return keys?.[0];
 }
 
 export function loadConfig(env: Env, readFile: (file: string) => string): Config {
@@ -282,12 +297,21 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     // configuration, never generated per instance.
     throw new ConfigError('JWT_PRIVATE_KEY', 'or JWT_PRIVATE_KEY_FILE must be set when DATABASE_URL is set');
   }
-  const secretsKey = webhookSecretsKey(env, readFile);
+  const secretsKey = base64Key(env, 'WEBHOOK_SECRETS_KEY', readFile);
+  const encryptionKey = base64Key(env, 'ENCRYPTION_KEY', readFile);
+  const previousEncryptionKeys = base64Keys(env, 'ENCRYPTION_PREVIOUS_KEYS', readFile) ?? [];
   if (url !== undefined && secretsKey === undefined) {
     // Every instance must read the secrets every other one stored.
     throw new ConfigError(
       'WEBHOOK_SECRETS_KEY',
       'or WEBHOOK_SECRETS_KEY_FILE must be set when DATABASE_URL is set (openssl rand -base64 32)',
+    );
+  }
+  if (url !== undefined && encryptionKey === undefined) {
+    // Every instance must read the personal data every other one sealed.
+    throw new ConfigError(
+      'ENCRYPTION_KEY',
+      'or ENCRYPTION_KEY_FILE must be set when DATABASE_URL is set (openssl rand -base64 32)',
     );
   }
 
@@ -358,6 +382,8 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     webhookConcurrency: integer(env, 'WEBHOOK_CONCURRENCY', 16, 1, 1000),
     webhookDatabasePoolSize: integer(env, 'WEBHOOK_DATABASE_POOL_SIZE', 2, 1, 100),
     webhookSecretsKey: secretsKey,
+    encryptionKey,
+    previousEncryptionKeys: Object.freeze(previousEncryptionKeys),
     rateLimitApiKeyPerMinute: integer(env, 'RATE_LIMIT_API_KEY_PER_MINUTE', 6000, 1, 100_000_000),
     rateLimitApiKeyPerSecond: integer(env, 'RATE_LIMIT_API_KEY_PER_SECOND', 200, 1, 10_000_000),
     metricsPort:

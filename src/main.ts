@@ -12,10 +12,18 @@ import { scheduleMaintenance } from './db/maintenance.js';
 import { migrate } from './db/migrate.js';
 import { createAccessTokens } from './modules/auth/access-tokens.js';
 import { dataDirSigningKey, signingKeyFromPem, verificationKeysFromPem } from './modules/auth/signing-key.js';
+import { sealExistingCustomers } from './modules/customers/customer-upgrade.js';
 import { bootstrapOperator } from './modules/users/operator-bootstrap.js';
 import { webhookBacklog } from './modules/webhooks/webhook-dispatch.repository.js';
 import { startWebhookDispatcher } from './modules/webhooks/webhook-dispatcher.js';
 import { createSecretBox, dataDirSecretsKey } from './modules/webhooks/webhook-secrets.js';
+import {
+  dataDirEncryptionKey,
+  decodeKey,
+  KeyMismatchError,
+  localKeyProvider,
+} from './platform/crypto/key-provider.js';
+import { openVault, type Vault } from './platform/crypto/vault.js';
 import { createLogger } from './platform/logger.js';
 import { createMetrics, metricsPort, serveMetrics } from './platform/metrics.js';
 import { createRateLimits, defaultRateLimitOptions, rateLimitRedis } from './platform/rate-limits.js';
@@ -35,6 +43,42 @@ function readConfig(): Config {
     }
     throw error;
   }
+}
+
+/**
+ * The personal-data vault under the configured key (or the data directory's), after the start-up
+ * upgrade has sealed every customer written before encryption. A key that does not match the data
+ * stops the start with exit code 78, before anything is written with it.
+ */
+async function openPersonalData(
+  db: Database,
+  config: Config,
+  logger: ReturnType<typeof createLogger>,
+): Promise<Vault> {
+  const variable = config.encryptionKey === undefined ? 'DATA_DIR/encryption.key' : 'ENCRYPTION_KEY';
+  const keys = localKeyProvider(
+    decodeKey(config.encryptionKey ?? dataDirEncryptionKey(config.dataDir), variable),
+    config.previousEncryptionKeys.map((key) => decodeKey(key, 'ENCRYPTION_PREVIOUS_KEYS')),
+  );
+  let vault: Vault;
+  try {
+    vault = await openVault(db, keys);
+  } catch (error) {
+    if (error instanceof KeyMismatchError) {
+      process.stderr.write(`Invalid configuration: ${variable} does not match the data: ${error.message}\n`);
+      await db.close();
+      process.exit(78);
+    }
+    throw error;
+  }
+  let lastLogged = 0;
+  const sealed = await sealExistingCustomers({ db, vault }, (progress) => {
+    if (Date.now() - lastLogged < 2000 && progress.sealed < progress.total) return;
+    lastLogged = Date.now();
+    logger.info(progress, 'encrypting customers written before encryption');
+  });
+  if (sealed > 0) logger.info({ sealed }, 'customers written before encryption are now encrypted');
+  return vault;
 }
 
 async function main(): Promise<void> {
@@ -72,6 +116,7 @@ async function main(): Promise<void> {
 
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'applied migrations');
+  const vault = await openPersonalData(db, config, logger);
   await bootstrapOperator(db, config, logger);
   // A PostgreSQL server's autovacuum keeps its statistics current; the embedded one has none.
   const maintenance =
@@ -130,6 +175,7 @@ async function main(): Promise<void> {
     webhooks,
     metrics,
     idempotencyLeaseMs: config.idempotencyLeaseMs,
+    vault,
   });
   const dispatcher = await startWebhookDispatcher({
     db,

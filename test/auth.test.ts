@@ -13,6 +13,7 @@ import {
 } from '../src/modules/auth/signing-key.js';
 import { buildAppOn, engine, OPERATOR, startTestApp, type TestApp } from './support/app.js';
 import { createApiKey, createInstitution, post, type Institution, type Response } from './support/client.js';
+import { openedCustomers } from './support/stored.js';
 
 // The issuer and audience test/support/app.ts configures for the app's token issuer.
 const ISSUER = 'customercore';
@@ -391,7 +392,7 @@ describe(`auth (${engine})`, () => {
 
       assert.equal(response.status, 401);
       assert.equal(response.body.code, 'UNAUTHORIZED');
-      assert.equal((await t.db.query('SELECT id FROM customers WHERE email = $1', [email])).length, 0);
+      assert.equal((await openedCustomers(t)).filter((row) => row.email === email).length, 0);
     });
   });
 });

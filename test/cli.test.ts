@@ -196,6 +196,19 @@ describe(`customercore CLI against the real server (${engine})`, () => {
     assert.equal(human.code, 1);
     assert.match(human.stderr, /error: VERSION_CONFLICT: .*\n {2}request id: \S+/);
 
+    const erased = await customercore(
+      ['customer', 'erase', customer.id, '--reason', 'GDPR request 7', '--json'],
+      { env },
+    );
+    assert.equal(erased.code, 0, erased.stderr);
+    const gone = JSON.parse(erased.stdout);
+    assert.deepEqual(
+      [gone.id, gone.email, gone.firstName, typeof gone.erasedAt],
+      [customer.id, null, null, 'string'],
+    );
+    const noReason = await customercore(['customer', 'erase', customer.id], { env });
+    assert.equal(noReason.code, 2, 'a reason is required');
+
     const keys = await customercore(['api-key', 'create', '--name', 'cli', '--json'], { env });
     assert.equal(keys.code, 0, keys.stderr);
     const key = JSON.parse(keys.stdout);

@@ -4,7 +4,7 @@
 // lost, retried with its Idempotency-Key, happens once; rate limits, idempotency keys and
 // revocation hold across the instances; the killed instance rejoins. PostgreSQL only.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -40,8 +40,10 @@ async function call(
   return { status: response.status, body: parsed, headers: response.headers };
 }
 
+// externalId is the tag too: the e-mail is sealed under the instances' key, external_id is clear.
 const newCustomer = (tag: string) => ({
   email: `${tag}@cluster.example.com`,
+  externalId: tag,
   firstName: 'Olena',
   lastName: 'Kovalenko',
   country: 'UA',
@@ -67,6 +69,8 @@ describe(
       cluster = await startCluster({
         adminUrl: testDatabaseUrl ?? '',
         env: {
+          // scripts/cluster.ts does not set it; every instance must seal with the same key.
+          ENCRYPTION_KEY: randomBytes(32).toString('base64'),
           RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT: '4',
           RATE_LIMIT_API_KEY_PER_MINUTE: '100000',
           RATE_LIMIT_API_KEY_PER_SECOND: '100000',
@@ -121,7 +125,7 @@ describe(
 
     it('when one instance is killed mid-load, then HAProxy routes around it, every acknowledged write is stored, retried writes happen once, and it rejoins', async () => {
       const victim = cluster.instances[1]!;
-      const acknowledged = new Map<string, string>(); // email → id
+      const acknowledged = new Map<string, string>(); // externalId → id
       const lost: { key: string; body: ReturnType<typeof newCustomer> }[] = [];
       let afterKill = { sent: 0, failed: 0 };
       let killed = false;
@@ -138,7 +142,7 @@ describe(
               'api-key': apiKey,
               'idempotency-key': key,
             });
-            if (answer.status === 201) acknowledged.set(body.email, answer.body.data.id as string);
+            if (answer.status === 201) acknowledged.set(body.externalId, answer.body.data.id as string);
             else lost.push({ key, body });
             if (killedBefore)
               afterKill = {
@@ -177,13 +181,14 @@ describe(
       await direct.connect();
       try {
         const rows = (
-          await direct.query<{ id: string; email: string }>(
-            'SELECT id, email FROM customers WHERE institution_id = $1',
+          await direct.query<{ id: string; external_id: string }>(
+            'SELECT id, external_id FROM customers WHERE institution_id = $1',
             [institution.id],
           )
         ).rows;
-        const stored = new Map(rows.map((row) => [row.email, row.id]));
-        for (const [email, id] of acknowledged) assert.equal(stored.get(email), id, `acknowledged ${email}`);
+        const stored = new Map(rows.map((row) => [row.external_id, row.id]));
+        for (const [externalId, id] of acknowledged)
+          assert.equal(stored.get(externalId), id, `acknowledged ${externalId}`);
 
         // A write whose answer was lost, retried with its key on the remaining instances, happens
         // exactly once: whether it had committed on the killed instance or not.
@@ -211,9 +216,9 @@ describe(
             break;
           }
         }
-        const counts = await direct.query<{ email: string; n: number }>(
-          'SELECT email, count(*)::int AS n FROM customers WHERE institution_id = $1 AND email = ANY($2) GROUP BY email',
-          [institution.id, lost.map((entry) => entry.body.email)],
+        const counts = await direct.query<{ external_id: string; n: number }>(
+          'SELECT external_id, count(*)::int AS n FROM customers WHERE institution_id = $1 AND external_id = ANY($2) GROUP BY external_id',
+          [institution.id, lost.map((entry) => entry.body.externalId)],
         );
         assert.equal(counts.rows.length, lost.length);
         assert.ok(counts.rows.every((row) => row.n === 1));

@@ -13,6 +13,7 @@ import {
   type Institution,
   type Response,
 } from './support/client.js';
+import { openedCustomers } from './support/stored.js';
 
 const CREATE = '/v2/customer/create';
 const RACERS = 20;
@@ -89,10 +90,9 @@ describe(`concurrent customer creates (${engine})`, () => {
 
     const winner = assertOneWinner(await race(institution, bodies), 'CUSTOMER_EMAIL_TAKEN', 'email');
 
-    const customers = await t.db.query<{ id: string; email: string }>(
-      'SELECT id, email FROM customers WHERE institution_id = $1 AND lower(email) = lower($2)',
-      [institution.id, email],
-    );
+    const customers = (await openedCustomers(t, 'c.institution_id = $1', [institution.id]))
+      .filter((row) => String(row.email).toLowerCase() === email.toLowerCase())
+      .map((row) => ({ id: row.id, email: row.email }));
     assert.deepEqual(customers, [{ id: winner.id, email: winner.email }]);
     const wallets = await t.db.query<{ id: string }>('SELECT id FROM wallets WHERE customer_id = $1', [
       winner.id,
@@ -170,10 +170,9 @@ describe(`concurrent customer creates (${engine})`, () => {
     for (const institution of institutions) {
       const own = responses.filter((_, index) => attempts[index]!.institution === institution);
       const winner = assertOneWinner(own, 'CUSTOMER_EMAIL_TAKEN', 'email');
-      const customers = await t.db.query<{ id: string }>(
-        'SELECT id FROM customers WHERE institution_id = $1 AND lower(email) = lower($2)',
-        [institution.id, email],
-      );
+      const customers = (await openedCustomers(t, 'c.institution_id = $1', [institution.id]))
+        .filter((row) => String(row.email).toLowerCase() === email.toLowerCase())
+        .map((row) => ({ id: row.id }));
       assert.deepEqual(customers, [{ id: winner.id }]);
       assert.deepEqual(await storedCounts(institution.id), { customers: 1, wallets: 1 });
     }

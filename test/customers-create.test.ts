@@ -16,6 +16,7 @@ import {
   type Institution,
   type Response,
 } from './support/client.js';
+import { openedCustomer } from './support/stored.js';
 
 const CREATE = '/v2/customer/create';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -40,6 +41,7 @@ const customerKeys = [
   'version',
   'createdAt',
   'updatedAt',
+  'erasedAt',
 ].sort();
 
 /** The contract's length rules, in characters (not bytes). */
@@ -88,7 +90,7 @@ describe(`POST /v2/customer/create (${engine})`, () => {
   }
 
   async function storedCustomer(id: string): Promise<Record<string, any>> {
-    const [row] = await t.db.query('SELECT * FROM customers WHERE id = $1', [id]);
+    const row = await openedCustomer(t, id);
     assert.ok(row, `customer ${id} is stored`);
     return row;
   }

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { engine, startTestApp, type TestApp } from './support/app.js';
+import { openedCustomer } from './support/stored.js';
 import {
   createApiKey,
   createCustomer,
@@ -36,6 +37,7 @@ const customerKeys = [
   'version',
   'createdAt',
   'updatedAt',
+  'erasedAt',
 ].sort();
 
 function assertError(response: Response, status: number, code: string, field?: string): void {
@@ -285,13 +287,30 @@ describe(`customers find and details (${engine})`, () => {
     assert.equal(customer.walletStatus, 'Active');
     assert.equal(customer.walletStatusSetBy, 'institution');
     assert.match(customer.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    const [row] = await t.db.query<any>(
-      `SELECT c.email, c.phone_number, c.first_name, c.last_name, c.comment, c.external_id, c.referral_id,
-              c.country, c.verification_document_id, c.residence_address, c.itn, c.institution_id,
-              w.id AS wallet_id, w.status
-         FROM customers c JOIN wallets w ON w.customer_id = c.id WHERE c.id = $1`,
+    const stored = await openedCustomer(t, created.id);
+    const [wallet] = await t.db.query<{ wallet_id: string; status: string }>(
+      'SELECT w.id AS wallet_id, w.status FROM wallets w WHERE w.customer_id = $1',
       [created.id],
     );
+    const row =
+      stored === undefined || wallet === undefined
+        ? undefined
+        : {
+            email: stored.email,
+            phone_number: stored.phone_number,
+            first_name: stored.first_name,
+            last_name: stored.last_name,
+            comment: stored.comment,
+            external_id: stored.external_id,
+            referral_id: stored.referral_id,
+            country: stored.country,
+            verification_document_id: stored.verification_document_id,
+            residence_address: stored.residence_address,
+            itn: stored.itn,
+            institution_id: stored.institution_id,
+            wallet_id: wallet.wallet_id,
+            status: wallet.status,
+          };
     assert.deepEqual(row, {
       email: customer.email,
       phone_number: customer.phoneNumber,

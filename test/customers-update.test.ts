@@ -14,29 +14,42 @@ import {
   type Credentials,
   type Response,
 } from './support/client.js';
+import { openedCustomer } from './support/stored.js';
 
 const UPDATE = '/v2/customer/update';
 
 /** The customer as stored, in the API's shape, to compare with a response body's `data`. */
 async function storedCustomer(t: TestApp, id: string): Promise<Record<string, unknown>> {
-  const rows = await t.db.query(
-    `SELECT c.id, w.id AS "walletId", c.email, c.phone_number AS "phoneNumber",
-            c.first_name AS "firstName", c.last_name AS "lastName", c.comment,
-            c.external_id AS "externalId", c.referral_id AS "referralId", c.country,
-            c.verification_document_id AS "verificationDocumentId",
-            c.residence_address AS "residenceAddress", c.itn,
-            w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy", c.version,
-            c.created_at AS "createdAt", c.updated_at AS "updatedAt"
-       FROM customers c JOIN wallets w ON w.customer_id = c.id
-      WHERE c.id = $1`,
+  const customer = await openedCustomer(t, id);
+  assert.ok(customer !== undefined, `customer ${id} is not stored`);
+  const wallets = await t.db.query<{ walletId: string; walletStatus: string; walletStatusSetBy: string }>(
+    `SELECT w.id AS "walletId", w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy"
+       FROM wallets w WHERE w.customer_id = $1`,
     [id],
   );
-  const row = rows[0];
-  assert.ok(row !== undefined, `customer ${id} is not stored`);
+  const wallet = wallets[0];
+  assert.ok(wallet !== undefined, `customer ${id} has no stored wallet`);
   return {
-    ...row,
-    createdAt: new Date(row.createdAt as string | Date).toISOString(),
-    updatedAt: new Date(row.updatedAt as string | Date).toISOString(),
+    id: customer.id,
+    walletId: wallet.walletId,
+    email: customer.email,
+    phoneNumber: customer.phone_number,
+    firstName: customer.first_name,
+    lastName: customer.last_name,
+    comment: customer.comment,
+    externalId: customer.external_id,
+    referralId: customer.referral_id,
+    country: customer.country,
+    verificationDocumentId: customer.verification_document_id,
+    residenceAddress: customer.residence_address,
+    itn: customer.itn,
+    walletStatus: wallet.walletStatus,
+    walletStatusSetBy: wallet.walletStatusSetBy,
+    version: customer.version,
+    createdAt: new Date(customer.created_at as string | Date).toISOString(),
+    updatedAt: new Date(customer.updated_at as string | Date).toISOString(),
+    erasedAt:
+      customer.erased_at === null ? null : new Date(customer.erased_at as string | Date).toISOString(),
   };
 }
 
@@ -157,6 +170,29 @@ describe(`customers update (${engine})`, () => {
       version: 2,
       updatedAt: response.body.data.updatedAt,
     });
+    assert.deepEqual(await storedCustomer(t, customer.id), response.body.data);
+  });
+
+  it('when the id is written in capitals, then the update applies and the customer and its history still read back', async () => {
+    const { owner, customer } = await setup();
+    const email = `${unique('capitals')}@mail.com`;
+
+    const response = await post(t, UPDATE, { id: customer.id.toUpperCase(), email, itn: '998877' }, owner);
+
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    // Every value is sealed with the customer's stored id in its associated data, whatever case
+    // the request used: reads by either spelling open them.
+    for (const id of [customer.id, customer.id.toUpperCase()]) {
+      const details = await post(t, '/v2/customer/details', { id }, owner);
+      assert.equal(details.status, 200, JSON.stringify(details.body));
+      assert.deepEqual([details.body.data.email, details.body.data.itn], [email, '998877']);
+      const history = await post(t, '/v2/customer/history', { id }, owner);
+      assert.equal(history.status, 200, JSON.stringify(history.body));
+      assert.deepEqual(
+        history.body.data[0].changes.find((change: { field: string }) => change.field === 'itn'),
+        { field: 'itn', old: customer.itn, new: '998877' },
+      );
+    }
     assert.deepEqual(await storedCustomer(t, customer.id), response.body.data);
   });
 

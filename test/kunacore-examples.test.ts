@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engine, startTestApp, type TestApp } from './support/app.js';
 import { createCustomer, createInstitution, type Institution } from './support/client.js';
+import { openedCustomer } from './support/stored.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -85,7 +86,7 @@ describe(`the KunaCore page examples over HTTP (${engine})`, () => {
   }
 
   async function storedCustomer(id: string): Promise<Record<string, any>> {
-    const [row] = await t.db.query('SELECT * FROM customers WHERE id = $1', [id]);
+    const row = await openedCustomer(t, id);
     assert.ok(row, `customer ${id} is stored`);
     return row;
   }

@@ -236,7 +236,7 @@ describe(`logs (${engine})`, () => {
         404,
         'CUSTOMER_NOT_FOUND',
       );
-      expectStatus(await call('/v2/customer/erase', { email: created.email }, owner), 404, 'NOT_FOUND');
+      expectStatus(await call('/v2/customer/delete', { email: created.email }, owner), 404, 'NOT_FOUND');
       expectStatus(
         await call(
           '/v2/customer/create',

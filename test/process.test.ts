@@ -130,6 +130,14 @@ describe('configuration errors stop the process with a message naming the variab
     { env: { PORT: '70000' }, variable: 'PORT' },
     { env: { DATABASE_URL: 'mysql://localhost/db' }, variable: 'DATABASE_URL' },
     { env: { DATABASE_URL: 'postgres://127.0.0.1:5432/test' }, variable: 'JWT_PRIVATE_KEY' },
+    {
+      env: {
+        DATABASE_URL: 'postgres://127.0.0.1:5432/test',
+        JWT_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----',
+        WEBHOOK_SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
+      },
+      variable: 'ENCRYPTION_KEY',
+    },
     { env: { JWT_PRIVATE_KEY: 'not a key' }, variable: 'JWT_PRIVATE_KEY' },
     { env: { JWT_PRIVATE_KEY_FILE: '/nonexistent/jwt.pem' }, variable: 'JWT_PRIVATE_KEY_FILE' },
     {
@@ -204,6 +212,7 @@ describe(`the service process on PostgreSQL (${engine})`, { skip: engine !== 'po
       DATABASE_URL: url.toString(),
       JWT_PRIVATE_KEY: generateSigningKeyPem().replace(/\n/g, '\\n'),
       WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       OPERATOR_EMAIL: 'ops@bank.test',
       OPERATOR_PASSWORD: 'a-long-operator-password',
     };

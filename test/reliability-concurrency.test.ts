@@ -18,6 +18,7 @@ import {
   type Response,
 } from './support/client.js';
 import { recordTrial } from './support/report.js';
+import { openedCustomers } from './support/stored.js';
 
 const CREATE = '/v2/customer/create';
 const UPDATE = '/v2/customer/update';
@@ -88,10 +89,9 @@ describe(`concurrency attacks (${engine})`, () => {
           response.body.details?.[0]?.field === 'email'
         ),
     );
-    const customers = await t.db.query<{ id: string }>(
-      'SELECT id FROM customers WHERE institution_id = $1 AND lower(email) = lower($2)',
-      [institution.id, email],
-    );
+    const customers = (await openedCustomers(t, 'c.institution_id = $1', [institution.id]))
+      .filter((row) => String(row.email).toLowerCase() === email.toLowerCase())
+      .map((row) => ({ id: row.id }));
     const wallets = await t.db.query<{ id: string; customer_id: string }>(
       'SELECT id, customer_id FROM wallets WHERE institution_id = $1',
       [institution.id],
@@ -147,14 +147,18 @@ describe(`concurrency attacks (${engine})`, () => {
     const notOwn = responses.filter(
       (response, index) => response.status !== 200 || differs(response.body.data, index),
     );
-    const [stored] = await t.db.query<Record<string, unknown>>(
-      `SELECT email, phone_number AS "phoneNumber", first_name AS "firstName", last_name AS "lastName",
-              comment, external_id AS "externalId", country,
-              verification_document_id AS "verificationDocumentId",
-              residence_address AS "residenceAddress", itn
-         FROM customers WHERE id = $1`,
-      [customer.id],
-    );
+    const [stored] = (await openedCustomers(t, 'c.id = $1', [customer.id])).map((row) => ({
+      email: row.email,
+      phoneNumber: row.phone_number,
+      firstName: row.first_name,
+      lastName: row.last_name,
+      comment: row.comment,
+      externalId: row.external_id,
+      country: row.country,
+      verificationDocumentId: row.verification_document_id,
+      residenceAddress: row.residence_address,
+      itn: row.itn,
+    }));
     const storedIs = requests.map((_, index) => index).filter((index) => !differs(stored!, index));
     const details = await post(t, DETAILS, { id: customer.id }, institution.owner);
     const winner = storedIs.length === 1 ? responses[storedIs[0]!]!.body.data : undefined;
@@ -401,15 +405,14 @@ describe(`concurrency attacks (${engine})`, () => {
     }
     await Promise.all(inFlight);
 
-    const stored = await t.db.query<{
-      id: string;
-      email: string;
-      referral_id: string | null;
-      institution_id: string;
-    }>(
-      'SELECT id, email, referral_id, institution_id FROM customers WHERE institution_id = ANY($1::uuid[])',
-      [[a.institution.id, b.institution.id]],
-    );
+    const stored = (
+      await openedCustomers(t, 'c.institution_id = ANY($1::uuid[])', [[a.institution.id, b.institution.id]])
+    ).map((row) => ({
+      id: row.id,
+      email: row.email as string,
+      referral_id: row.referral_id as string | null,
+      institution_id: row.institution_id,
+    }));
     const byEmail = new Map(stored.map((row) => [row.email, row]));
     const problems: string[] = [];
     for (const { kind, body, referralId, response } of attempts) {

@@ -55,6 +55,7 @@ import {
   type Route,
 } from './support/arbitraries.js';
 import { recordTrial } from './support/report.js';
+import { openedCustomer, openedCustomers } from './support/stored.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const SUITE = 'hostile input';
@@ -75,8 +76,8 @@ const snapshotOf = (target: object) =>
 const pristine = prototypes.map(snapshotOf);
 
 /**
- * The contract's error codes (contract.md "Errors"; USER_EMAIL_TAKEN and issue 6's version and
- * idempotency codes from the README) below 500.
+ * The contract's error codes (contract.md "Errors" and "Personal data at rest, and erasure";
+ * USER_EMAIL_TAKEN and issue 6's version and idempotency codes from the README) below 500.
  */
 const contractCodes: Readonly<Record<string, number>> = {
   VALIDATION_ERROR: 400,
@@ -92,6 +93,8 @@ const contractCodes: Readonly<Record<string, number>> = {
   CUSTOMER_EXTERNAL_ID_TAKEN: 409,
   USER_EMAIL_TAKEN: 409,
   VERSION_CONFLICT: 409,
+  CUSTOMER_ERASED: 409,
+  CUSTOMER_ON_HOLD: 409,
   IDEMPOTENCY_IN_PROGRESS: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   PAYLOAD_TOO_LARGE: 413,
@@ -638,10 +641,15 @@ async function storedProblems(t: TestApp, written: Outcome['written']): Promise<
   const broken: string[] = [];
   for (const { request, data } of written) {
     const problems: string[] = [];
-    const [row] = await t.db.query<Record<string, unknown>>(
-      `SELECT c.*, w.id AS wallet_id FROM customers c JOIN wallets w ON w.customer_id = c.id WHERE c.id = $1`,
+    const customer = await openedCustomer(t, String(data.id));
+    const [wallet] = await t.db.query<{ wallet_id: string }>(
+      'SELECT w.id AS wallet_id FROM wallets w WHERE w.customer_id = $1',
       [data.id],
     );
+    const row: Record<string, unknown> | undefined =
+      customer === undefined || wallet === undefined
+        ? undefined
+        : { ...customer, wallet_id: wallet.wallet_id };
     if (row === undefined) {
       broken.push(`${request.route.path} answered 2xx for ${String(data.id)}, which is not stored`);
       continue;
@@ -927,13 +935,33 @@ describe('hostile input (property-based fuzzing of every route)', { timeout: 900
   it('when the fuzzing is over, then no stored text was mangled and no prototype was polluted', async () => {
     // The generators never send U+FFFD or NUL as such, so either in a stored value means the
     // service stored a replacement for bytes or surrogates it should have refused.
-    const mangled = await t.db.query<{ id: string }>(
-      `SELECT id FROM customers WHERE concat_ws('|', email, phone_number, first_name, last_name, comment,
-         external_id, verification_document_id, residence_address, itn) LIKE '%' || chr(65533) || '%'
-       UNION ALL SELECT id FROM institutions WHERE title LIKE '%' || chr(65533) || '%'
-       UNION ALL SELECT id FROM api_keys WHERE name LIKE '%' || chr(65533) || '%'
-       UNION ALL SELECT id FROM users WHERE email LIKE '%' || chr(65533) || '%'`,
-    );
+    const textColumns = [
+      'email',
+      'phone_number',
+      'first_name',
+      'last_name',
+      'comment',
+      'external_id',
+      'verification_document_id',
+      'residence_address',
+      'itn',
+    ];
+    const mangled = [
+      ...(await openedCustomers(t))
+        .filter((row) =>
+          textColumns
+            .map((column) => row[column])
+            .filter((value) => value !== null && value !== undefined)
+            .join('|')
+            .includes('\uFFFD'),
+        )
+        .map((row) => ({ id: row.id })),
+      ...(await t.db.query<{ id: string }>(
+        `SELECT id FROM institutions WHERE title LIKE '%' || chr(65533) || '%'
+         UNION ALL SELECT id FROM api_keys WHERE name LIKE '%' || chr(65533) || '%'
+         UNION ALL SELECT id FROM users WHERE email LIKE '%' || chr(65533) || '%'`,
+      )),
+    ];
     // A key that no object or array had before must still be readable on none.
     const [objectBefore, arrayBefore] = pristine;
     const polluted = [...usedKeys].filter(
@@ -965,10 +993,12 @@ describe('hostile input (property-based fuzzing of every route)', { timeout: 900
     const ready = await t.app.inject({ method: 'GET', url: '/health/ready' });
     const input = customerInput({ comment: 'after the storm' });
     const created = await post(t, '/v2/customer/create', input, institution.owner);
-    const rows = await t.db.query<{ email: string; comment: string }>(
-      'SELECT email, comment FROM customers WHERE id = $1 AND institution_id = $2',
-      [created.body.data?.id ?? randomUUID(), institution.id],
-    );
+    const rows = (
+      await openedCustomers(t, 'c.id = $1 AND c.institution_id = $2', [
+        created.body.data?.id ?? randomUUID(),
+        institution.id,
+      ])
+    ).map((row) => ({ email: row.email, comment: row.comment }));
     const details = await post(
       t,
       '/v2/customer/details',

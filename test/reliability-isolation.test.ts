@@ -12,12 +12,14 @@ import { createRateLimits, defaultRateLimitOptions } from '../src/platform/rate-
 import { engine, startTestApp, type TestApp } from './support/app.js';
 import { credentialHeaders, loginOperator, post, type Credentials } from './support/client.js';
 import { recordTrial } from './support/report.js';
+import { openedCustomers } from './support/stored.js';
 
 /** What a route requires, as the contract states it. */
 type Guard =
   | 'public'
   | 'customers:read'
   | 'customers:write'
+  | 'customers:erase'
   | 'api-keys:manage'
   | 'users:manage'
   | 'webhooks:manage'
@@ -365,6 +367,22 @@ const routeTable: Record<string, RouteEntry> = {
       },
     ],
   },
+  'POST /v2/customer/erase': {
+    guard: 'customers:erase',
+    calls: [
+      {
+        // Inside A this would be 409 CUSTOMER_ON_HOLD (the operator locked its wallet): a leak.
+        on: "on A's locked customer",
+        body: (w) => ({ id: w.a.customer.id, reason: 'erase probe' }),
+        allowed: error(404, 'CUSTOMER_NOT_FOUND'),
+      },
+      {
+        on: "on A's other customer",
+        body: (w) => ({ id: w.a.referrer.id, reason: 'erase probe' }),
+        allowed: error(404, 'CUSTOMER_NOT_FOUND'),
+      },
+    ],
+  },
   'POST /v2/customer/history': {
     guard: 'customers:read',
     calls: [
@@ -572,6 +590,18 @@ const routeTable: Record<string, RouteEntry> = {
       },
     ],
   },
+  'POST /v2/admin/customer/erase': {
+    guard: 'operator',
+    calls: [
+      {
+        // The operator may erase any customer; the matrix must not destroy A's, so it asks for one
+        // no institution has (customers-erase.test.ts erases for real).
+        on: 'a customer id no institution has',
+        body: () => ({ id: '00000000-0000-4000-8000-000000000000', reason: 'erase probe' }),
+        allowed: error(404, 'CUSTOMER_NOT_FOUND'),
+      },
+    ],
+  },
   'POST /v2/admin/customer/find': {
     guard: 'operator',
     calls: [
@@ -677,6 +707,7 @@ function admits(guard: Exclude<Guard, 'public'>, kind: CallerKind): boolean {
     case 'customers:read':
       return kind === 'otherOwner' || kind === 'otherViewer' || kind === 'otherKey';
     case 'customers:write':
+    case 'customers:erase':
       return kind === 'otherOwner' || kind === 'otherKey';
   }
 }
@@ -699,7 +730,14 @@ function expectationFor(entry: RouteEntry, call: Call, kind: CallerKind): Expect
 function securityOf(guard: Guard): string {
   if (guard === 'public') return '[]';
   if (
-    ['customers:read', 'customers:write', 'webhooks:manage', 'webhooks:read', 'events:read'].includes(guard)
+    [
+      'customers:read',
+      'customers:write',
+      'customers:erase',
+      'webhooks:manage',
+      'webhooks:read',
+      'events:read',
+    ].includes(guard)
   ) {
     return '[bearerAuth,apiKey]';
   }
@@ -893,7 +931,7 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
     const aCustomer = details.body.data;
     assert.equal(aCustomer.walletStatusSetBy, 'operator');
 
-    const bKey = await key(b.owner, all);
+    const bKey = await key(b.owner, [...all, 'customers:erase']);
     const bEndpoint = await post(
       t,
       '/v2/webhook/create',
@@ -1093,13 +1131,14 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
     const shown = (answer.raw + JSON.stringify(answer.headers)).toLowerCase();
     const candidates = w.valuesOfA.filter((value) => shown.includes(value.toLowerCase()));
     if (candidates.length === 0) return [];
-    const ownOfB = JSON.stringify(
-      await t.db.query(
-        `SELECT email FROM users WHERE institution_id = $1
-         UNION ALL SELECT row_to_json(c)::text FROM customers c WHERE institution_id = $1`,
-        [w.b.id],
+    const ownOfB = JSON.stringify([
+      ...(await t.db.query('SELECT email FROM users WHERE institution_id = $1', [w.b.id])),
+      ...(await openedCustomers(t, 'c.institution_id = $1', [w.b.id])).map((row) =>
+        JSON.stringify(row, (_key, value: unknown) =>
+          value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
+        ),
       ),
-    ).toLowerCase();
+    ]).toLowerCase();
     return candidates.filter((value) => {
       const lower = value.toLowerCase();
       return !sent.includes(lower) && !ownOfB.includes(lower);

@@ -277,7 +277,8 @@ interface Run {
 interface Load {
   outcomes: Outcome[];
   probes: Outcome[];
-  creates: { email: string; outcome: Outcome }[];
+  /** Each create sent, by its externalId (a clear column: the service process seals the email under its own key). */
+  creates: { externalId: string; outcome: Outcome }[];
   /** Each customer's updates, in the order they were sent. */
   updates: Map<string, SentUpdate[]>;
   stop(): Promise<void>;
@@ -336,6 +337,7 @@ describe(`database outage (${engine})`, { skip: engine !== 'postgres' && 'needs 
       DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
       JWT_PRIVATE_KEY: generateSigningKeyPem().replace(/\n/g, '\\n'),
       WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       OPERATOR_EMAIL: 'ops@outage.test',
       OPERATOR_PASSWORD: 'an-outage-operator-password',
     });
@@ -434,9 +436,10 @@ describe(`database outage (${engine})`, { skip: engine !== 'postgres' && 'needs 
         const roll = Math.random();
         let outcome: Outcome;
         if (own.length === 0 || roll < 0.35) {
-          const input = customerInput();
+          const externalId = unique('outage');
+          const input = customerInput({ externalId });
           outcome = await send('create', '/v2/customer/create', input);
-          load.creates.push({ email: input.email as string, outcome });
+          load.creates.push({ externalId, outcome });
           if (outcome.status === 201) {
             own.push(outcome.body.data.id);
             acknowledged.push(outcome.body.data.id);
@@ -607,32 +610,38 @@ describe(`database outage (${engine})`, { skip: engine !== 'postgres' && 'needs 
     load: Load,
   ): Promise<{ problems: string[]; checked: number; ambiguous: number }> {
     const problems: string[] = [];
+    // The e-mail is sealed under the service process's key: each create is identified by the
+    // externalId it was sent with, which is stored in clear.
     const rows = await database.db.query<{
       id: string;
-      email: string;
+      external_id: string | null;
       comment: string | null;
       wallet_id: string | null;
       status: string | null;
     }>(
-      `SELECT c.id, c.email, c.comment, w.id AS wallet_id, w.status
+      `SELECT c.id, c.external_id, c.comment, w.id AS wallet_id, w.status
          FROM customers c LEFT JOIN wallets w ON w.customer_id = c.id
         WHERE c.institution_id = $1`,
       [institutionId],
     );
     const byId = new Map(rows.map((row) => [row.id, row]));
-    const storedEmails = new Set(rows.map((row) => row.email));
+    const storedExternalIds = new Set(rows.map((row) => row.external_id));
     let checked = 0;
     let ambiguous = 0;
-    for (const { email, outcome } of load.creates) {
+    for (const { externalId, outcome } of load.creates) {
       if (outcome.status !== 201) {
         // The commit may have reached the server before the connection died: the client was told
         // 503 but the customer exists. A retry then gets 409 CUSTOMER_EMAIL_TAKEN.
-        if (storedEmails.has(email)) ambiguous++;
+        if (storedExternalIds.has(externalId)) ambiguous++;
         continue;
       }
       checked++;
       const row = byId.get(outcome.body.data.id);
-      if (row?.email !== email || row.wallet_id !== outcome.body.data.walletId)
+      if (
+        row?.external_id !== externalId ||
+        outcome.body.data.externalId !== externalId ||
+        row.wallet_id !== outcome.body.data.walletId
+      )
         problems.push(`acknowledged create of ${outcome.body.data.id} is not stored as answered`);
     }
     for (const [id, sent] of load.updates) {

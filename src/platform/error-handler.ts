@@ -11,7 +11,7 @@ import { RateLimitedError } from './rate-limits.js';
 
 /** Constraint name (see /migrations) → the error it means for the client. */
 const constraintErrors: Readonly<Record<string, () => AppError>> = {
-  customers_email_key: () =>
+  customers_email_index_key: () =>
     new AppError('CUSTOMER_EMAIL_TAKEN', 'A customer with this email already exists', [
       { field: 'email', message: 'is already used by another customer' },
     ]),

@@ -14,6 +14,8 @@ export interface IdempotencyEntry extends Record<string, unknown> {
   status_code: number | null;
   headers: Record<string, string> | null;
   body: Uint8Array | null;
+  /** The customer the stored response held was erased since: the response is gone. */
+  erased: boolean;
   /** The claim is older than the lease and was never completed: its request is presumed dead. */
   abandoned: boolean;
 }
@@ -31,7 +33,7 @@ const claimSql = prepared(
    ON CONFLICT (scope, key_hash) DO UPDATE
       SET route = EXCLUDED.route, request_hash = EXCLUDED.request_hash, claim_id = EXCLUDED.claim_id,
           created_at = now(), claimed_at = now(), completed_at = NULL, status_code = NULL,
-          headers = NULL, body = NULL
+          headers = NULL, body = NULL, customer_id = NULL, erased = false
     WHERE idempotency_keys.created_at <= now() - interval '${IDEMPOTENCY_RETENTION}'
        OR (idempotency_keys.completed_at IS NULL
            AND idempotency_keys.claimed_at <= now() - $6::integer * interval '1 millisecond'
@@ -61,7 +63,7 @@ export async function claimIdempotencyKey(
 
 const findSql = prepared(
   'idempotency_find',
-  `SELECT route, request_hash, claim_id, status_code, headers, body,
+  `SELECT route, request_hash, claim_id, status_code, headers, body, erased,
           completed_at IS NULL AND claimed_at <= now() - $3::integer * interval '1 millisecond' AS abandoned
      FROM idempotency_keys
     WHERE scope = $1 AND key_hash = $2 AND created_at > now() - interval '${IDEMPOTENCY_RETENTION}'`,
@@ -78,10 +80,21 @@ export async function findIdempotencyKey(
   return row;
 }
 
+// A response that holds a customer is stored after its change committed, so an erasure may have
+// come between them, and have blanked that customer's stored responses before this one was
+// stored. The customer's row is therefore read under a lock that waits for an erasure in progress
+// (which holds the row FOR UPDATE): a response stored after its customer was erased is stored
+// blank (`erased`), and one stored first is found by the erasure's blanking, which runs later.
 const completeSql = prepared(
   'idempotency_complete',
-  `UPDATE idempotency_keys
-      SET completed_at = now(), status_code = $4, headers = $5::text::jsonb, body = $6
+  `WITH c AS (
+     SELECT erased_at IS NOT NULL AS erased FROM customers WHERE id = $7::uuid FOR KEY SHARE
+   )
+   UPDATE idempotency_keys
+      SET completed_at = now(), status_code = $4,
+          headers = CASE WHEN (SELECT erased FROM c) THEN '{}'::jsonb ELSE $5::text::jsonb END,
+          body = CASE WHEN (SELECT erased FROM c) THEN ''::bytea ELSE $6::bytea END,
+          customer_id = $7::uuid, erased = coalesce((SELECT erased FROM c), false)
     WHERE scope = $1 AND key_hash = $2 AND claim_id = $3 AND completed_at IS NULL`,
 );
 
@@ -89,7 +102,13 @@ const completeSql = prepared(
 export async function completeIdempotencyKey(
   db: Queryable,
   claim: Claim,
-  response: { statusCode: number; headers: Record<string, string>; body: Buffer },
+  response: {
+    statusCode: number;
+    headers: Record<string, string>;
+    body: Buffer;
+    /** The customer whose data the body holds, so that its erasure can blank it. */
+    customerId: string | null;
+  },
 ): Promise<void> {
   await db.query(completeSql, [
     claim.scope,
@@ -98,6 +117,7 @@ export async function completeIdempotencyKey(
     response.statusCode,
     JSON.stringify(response.headers),
     response.body,
+    response.customerId,
   ]);
 }
 

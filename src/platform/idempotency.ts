@@ -38,6 +38,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** A write route: takes part in idempotency keys. */
     idempotent?: boolean;
+    /** Its 2xx body is `{ data: <a customer> }`: a stored response is blanked when that customer is erased. */
+    holdsCustomer?: boolean;
   }
   interface FastifyRequest {
     /** The claim this request holds on an idempotency key, until its response is stored. */
@@ -120,11 +122,23 @@ const keyReused = () =>
     'This Idempotency-Key was already used for a different request (another body or route)',
   );
 
+const erasedSince = () =>
+  new AppError(
+    'CUSTOMER_ERASED',
+    'The customer this Idempotency-Key created or changed was erased since: its response is gone',
+  );
+
 const inProgress = () =>
   new AppError(
     'IDEMPOTENCY_IN_PROGRESS',
     'A request with this Idempotency-Key is still being processed; retry it shortly',
   );
+
+/** The id of the customer a `{ data: <customer> }` body holds. */
+function customerIdOf(body: Buffer): string | null {
+  const parsed = JSON.parse(body.toString('utf8')) as { data?: { id?: unknown } };
+  return typeof parsed.data?.id === 'string' ? parsed.data.id : null;
+}
 
 /**
  * Sends the stored response again. An error body names this request's id, as every error body
@@ -202,7 +216,10 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyOp
       const entry = await findIdempotencyKey(db, scope, claim.keyHash, leaseMs);
       if (entry === undefined) continue;
       if (entry.route !== route || entry.request_hash !== requestHash) throw keyReused();
-      if (entry.status_code !== null) return replay(request, reply, entry, cipherKey);
+      if (entry.status_code !== null) {
+        if (entry.erased) throw erasedSince();
+        return replay(request, reply, entry, cipherKey);
+      }
       if (entry.abandoned) continue;
       break;
     }
@@ -230,6 +247,10 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyOp
           statusCode: reply.statusCode,
           headers,
           body: encrypt(attempt.cipherKey, attempt.route, body),
+          customerId:
+            reply.statusCode < 300 && request.routeOptions.config.holdsCustomer === true
+              ? customerIdOf(body)
+              : null,
         });
       }
     } catch (error) {

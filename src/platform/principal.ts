@@ -1,9 +1,14 @@
 // Who is calling, once credentials are checked, and what they may do.
 
 export type InstitutionRole = 'Owner' | 'Admin' | 'Viewer';
-export type Scope = 'customers:read' | 'customers:write' | 'webhooks:manage';
-export const allScopes: readonly Scope[] = ['customers:read', 'customers:write', 'webhooks:manage'];
-/** The scopes a new API key gets when none are asked for: webhooks:manage must be asked for. */
+export type Scope = 'customers:read' | 'customers:write' | 'customers:erase' | 'webhooks:manage';
+export const allScopes: readonly Scope[] = [
+  'customers:read',
+  'customers:write',
+  'customers:erase',
+  'webhooks:manage',
+];
+/** The scopes a new API key gets when none are asked for: customers:erase and webhooks:manage must be asked for. */
 export const defaultScopes: readonly Scope[] = ['customers:read', 'customers:write'];
 
 /**
@@ -40,6 +45,7 @@ const rolePermissions: Readonly<Record<InstitutionRole, readonly Permission[]>> 
   Owner: [
     'customers:read',
     'customers:write',
+    'customers:erase',
     'webhooks:manage',
     'webhooks:read',
     'events:read',
@@ -49,6 +55,7 @@ const rolePermissions: Readonly<Record<InstitutionRole, readonly Permission[]>> 
   Admin: [
     'customers:read',
     'customers:write',
+    'customers:erase',
     'webhooks:manage',
     'webhooks:read',
     'events:read',

@@ -1,8 +1,10 @@
 // Our additions to the request validator (Ajv), so that one route schema validates, normalises and
 // documents every field at the edge:
-//   x-normalize: 'trim' | 'upper' | 'e164'   rewrites the string in place, before length and format
+//   x-normalize: 'trim' | 'upper' | 'lower' | 'e164'
+//                                            rewrites the string in place, before length and format
 //                                            checks ('upper' trims too and upper-cases ASCII letters
-//                                            only; 'e164' also validates).
+//                                            only, 'lower' lower-cases them (ids kept as the database
+//                                            writes them); 'e164' also validates).
 //   x-immutable: ['field', ...]              rejects a body that names any of these fields.
 //   x-requires: { field: ['other', ...] }    a body that has `field` must have the others too
 //                                            (JSON Schema's `dependencies`, which OpenAPI 3.0
@@ -36,7 +38,7 @@ export function toE164(input: string): string | undefined {
   }
 }
 
-type Normalisation = 'trim' | 'upper' | 'e164';
+type Normalisation = 'trim' | 'upper' | 'lower' | 'e164';
 
 function replace(ctx: DataValidationCxt | undefined, value: string): void {
   if (ctx?.parentData !== undefined) {
@@ -69,6 +71,13 @@ export function schemaKeywords(ajv: Ajv): void {
       const validate: DataValidateFunction = (data: string, ctx?: DataValidationCxt) => {
         if (kind === 'trim') {
           replace(ctx, data.trim());
+          return true;
+        }
+        if (kind === 'lower') {
+          replace(
+            ctx,
+            data.replace(/[A-Z]/g, (letter) => letter.toLowerCase()),
+          );
           return true;
         }
         if (kind === 'upper') {

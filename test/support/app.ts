@@ -13,6 +13,8 @@ import { generateSigningKeyPem, signingKeyFromPem } from '../../src/modules/auth
 import { hashPassword } from '../../src/modules/auth/passwords.js';
 import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { localKeyProvider } from '../../src/platform/crypto/key-provider.js';
+import { createVault, type Vault } from '../../src/platform/crypto/vault.js';
 import type { Metrics } from '../../src/platform/metrics.js';
 import type { RateLimits } from '../../src/platform/rate-limits.js';
 import { createSecretBox } from '../../src/modules/webhooks/webhook-secrets.js';
@@ -24,6 +26,15 @@ export const engine: 'pglite' | 'postgres' = testDatabaseUrl === undefined ? 'pg
 
 export const OPERATOR = { email: 'operator@test.local', password: 'operator-password-1' };
 
+/**
+ * The keys of every in-process test app: fixed, so that apps built on one database one after the
+ * other read each other's customers, as restarted instances would. (Processes started by the tests
+ * get ENCRYPTION_KEY and keep their keyring in the database, as deployed.)
+ */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7);
+export const TEST_INDEX_KEY = Buffer.alloc(32, 9);
+export const testVault = (): Vault => createVault(localKeyProvider(TEST_ENCRYPTION_KEY), TEST_INDEX_KEY);
+
 export interface TestApp {
   app: Awaited<ReturnType<typeof buildApp>>;
   db: Database;
@@ -32,6 +43,8 @@ export interface TestApp {
   logs: string[];
   /** The app's webhook settings: its secret box (for a dispatcher) and destination rule. */
   webhooks: WebhookSettings;
+  /** Its personal-data vault (testVault()). */
+  vault: Vault;
   close(): Promise<void>;
 }
 
@@ -94,13 +107,14 @@ export async function startTestApp(
     secretBox: options.webhooks?.secretBox ?? createSecretBox(randomBytes(32).toString('base64')),
     allowPrivateNetworks: options.webhooks?.allowPrivateNetworks ?? false,
   };
-  const { app, accessTokens, logs } = await buildAppOn(database.db, { ...options, webhooks });
+  const { app, accessTokens, logs, vault } = await buildAppOn(database.db, { ...options, webhooks });
   return {
     app,
     db: database.db,
     accessTokens,
     logs,
     webhooks,
+    vault,
     close: async () => {
       await app.close();
       await database.drop();
@@ -159,8 +173,14 @@ export async function buildAppOn(
     accessTokens?: AccessTokens;
     webhooks?: WebhookSettings;
     metrics?: Metrics;
+    vault?: Vault;
   } = {},
-): Promise<{ app: Awaited<ReturnType<typeof buildApp>>; accessTokens: AccessTokens; logs: string[] }> {
+): Promise<{
+  app: Awaited<ReturnType<typeof buildApp>>;
+  accessTokens: AccessTokens;
+  logs: string[];
+  vault: Vault;
+}> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -176,12 +196,14 @@ export async function buildAppOn(
       audience: 'customercore-api',
       ttlSeconds: 900,
     }));
+  const vault = options.vault ?? testVault();
   const app = await buildApp({
     db,
     logger: createLogger('debug', sink),
     accessTokens,
     refreshTokenTtlSeconds: 3600,
     trustProxy: false,
+    vault,
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
     ...(options.webhooks === undefined ? {} : { webhooks: options.webhooks }),
@@ -190,5 +212,5 @@ export async function buildAppOn(
   const sensitive = new Set<string>();
   watchInjections(app, sensitive);
   builtApps.push({ lines: logs, sensitive });
-  return { app, accessTokens, logs };
+  return { app, accessTokens, logs, vault };
 }

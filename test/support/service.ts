@@ -189,6 +189,7 @@ export async function createServiceData(): Promise<ServiceData> {
       DATABASE_URL: url.toString(),
       JWT_PRIVATE_KEY: generateSigningKeyPem().replace(/\n/g, '\\n'),
       WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       OPERATOR_EMAIL: operator.email,
       OPERATOR_PASSWORD: operator.password,
     },

@@ -270,7 +270,7 @@ Exit codes: 0 ok · 1 the API refused the request · 2 usage · 3 not authentica
     .requiredOption('--name <name>', 'what it is for')
     .option(
       '--scope <scope>',
-      'customers:read, customers:write or webhooks:manage (repeatable; default the first two)',
+      'customers:read, customers:write, customers:erase or webhooks:manage (repeatable; default the first two)',
       collect,
     )
     .option('--allowed-ip <address>', 'an address or CIDR range it may be used from (repeatable)', collect)
@@ -287,7 +287,11 @@ Exit codes: 0 ok · 1 the API refused the request · 2 usage · 3 not authentica
           name: o.name,
           ...(o.scope === undefined
             ? {}
-            : { scopes: o.scope as ('customers:read' | 'customers:write' | 'webhooks:manage')[] }),
+            : {
+                scopes: o.scope as (
+                  'customers:read' | 'customers:write' | 'customers:erase' | 'webhooks:manage'
+                )[],
+              }),
           ...(o.allowedIp === undefined ? {} : { allowedIps: o.allowedIp }),
           ...(o.expiresAt === undefined ? {} : { expiresAt: o.expiresAt }),
         });
@@ -405,6 +409,15 @@ Exit codes: 0 ok · 1 the API refused the request · 2 usage · 3 not authentica
         });
         return output(command).json ? page : page.data;
       }),
+    );
+  customer
+    .command('erase <id>')
+    .description("Erase a customer's personal data for good (right to erasure; cannot be undone)")
+    .requiredOption('--reason <text>', 'why, as the history will record it (e.g. the request reference)')
+    .action(
+      act(async ({ cc }, command, id: string) =>
+        cc.customers.erase(id, command.opts<{ reason: string }>().reason),
+      ),
     );
   customer
     .command('update <id>')

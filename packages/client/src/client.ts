@@ -512,6 +512,14 @@ class Customers {
   ): Promise<SuccessBody<'customerHistory'>> {
     return this.cc.call('customerHistory', { id, ...page });
   }
+
+  /**
+   * Erases a customer's personal data for good (right to erasure); the answer is the customer as
+   * it now reads, `erasedAt` set. CustomerCoreError CUSTOMER_ON_HOLD when the operator holds its wallet.
+   */
+  async erase(id: string, reason: string, options?: RequestOptions): Promise<Customer> {
+    return (await this.cc.call('customerErase', { id, reason }, options)).data;
+  }
 }
 
 class ApiKeys {
@@ -599,5 +607,10 @@ class Admin {
 
   listCustomers(filters: RequestBody<'adminCustomerFind'> = {}, options?: { pageSize?: number }) {
     return this.cc.paginate('adminCustomerFind', filters, options);
+  }
+
+  /** Erases any institution's customer, on hold or not. */
+  async eraseCustomer(id: string, reason: string, options?: RequestOptions) {
+    return (await this.cc.call('adminCustomerErase', { id, reason }, options)).data;
   }
 }

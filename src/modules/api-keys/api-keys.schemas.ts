@@ -7,7 +7,7 @@ const ScopeSchema = Type.Unsafe<Scope>({
   enum: [...allScopes],
   description:
     'customers:read allows details, find, history and event find; customers:write allows create and update; ' +
-    'webhooks:manage allows every webhook and event route',
+    'customers:erase allows erase; webhooks:manage allows every webhook and event route',
 });
 
 const allowedIpsDescription =
@@ -25,7 +25,8 @@ export const CreateApiKeyBody = Type.Object(
         minItems: 1,
         uniqueItems: true,
         default: [...defaultScopes],
-        description: 'Defaults to customers:read and customers:write; webhooks:manage must be asked for',
+        description:
+          'Defaults to customers:read and customers:write; customers:erase and webhooks:manage must be asked for',
       }),
     ),
     allowedIps: Type.Optional(

@@ -3,6 +3,7 @@
 import { one, prepared, type Queryable } from '../../db/database.js';
 import type { Actor } from '../../platform/principal.js';
 import { fanOutDeliveries, queuedDeliveries } from '../webhooks/events.js';
+import type { BlindIndexes, StoredCustomerRow } from './customer-sealing.js';
 import type { WalletStatus, WalletStatusSetBy } from './customers.schemas.js';
 
 export type Tenant = { kind: 'institution'; institutionId: string } | { kind: 'operator' };
@@ -35,6 +36,7 @@ export interface CustomerRow extends CustomerFields {
   version: number;
   createdAt: Date;
   updatedAt: Date;
+  erasedAt: Date | null;
 }
 
 /** The customer fields of the row `c`, under their API names. */
@@ -46,7 +48,8 @@ const selectCustomer = `
   SELECT c.id, c.institution_id AS "institutionId", w.id AS "walletId",
          ${fieldSelection},
          w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy", c.version,
-         c.created_at AS "createdAt", c.updated_at AS "updatedAt"
+         c.created_at AS "createdAt", c.updated_at AS "updatedAt", c.erased_at AS "erasedAt",
+         c.data_key AS "dataKey", c.pii_format AS "piiFormat"
     FROM customers c JOIN wallets w ON w.customer_id = c.id`;
 
 function tenantCondition(tenant: Tenant, params: unknown[]): string {
@@ -61,21 +64,27 @@ function tenantCondition(tenant: Tenant, params: unknown[]): string {
 // is always written (absent optional fields as NULL, their default), so that the text is fixed
 // and can be prepared. The entry is dated with the customer's createdAt.
 const fieldCount = customerFields.length;
+// $1 institution, $2..$(n+1) the fields, then the history's five, then id, key and indexes.
+const [idParam, keyParam, emailIndexParam, phoneIndexParam] = [7, 8, 9, 10].map((n) => `$${fieldCount + n}`);
 const insertCustomerWithWalletStatement = prepared(
   'insert_customer_with_wallet',
   `WITH c AS (
-     INSERT INTO customers (institution_id, ${Object.values(fieldColumns).join(', ')})
-     VALUES (${['institution_id', ...customerFields].map((_, index) => `$${index + 1}`).join(', ')})
-     RETURNING id, institution_id, ${Object.values(fieldColumns).join(', ')}, version, created_at, updated_at
+     INSERT INTO customers
+       (institution_id, ${Object.values(fieldColumns).join(', ')}, id, data_key, email_index, phone_index, pii_format)
+     VALUES (${['institution_id', ...customerFields].map((_, index) => `$${index + 1}`).join(', ')},
+             ${idParam}::uuid, ${keyParam}::bytea, ${emailIndexParam}::bytea, ${phoneIndexParam}::bytea, 1)
+     RETURNING id, institution_id, ${Object.values(fieldColumns).join(', ')}, version, created_at, updated_at,
+               erased_at, data_key, pii_format
    ), w AS (
      INSERT INTO wallets (institution_id, customer_id) SELECT institution_id, id FROM c
      RETURNING id, status, status_set_by
    ), h AS (
      INSERT INTO customer_history
-       (institution_id, customer_id, version, occurred_at, actor_type, actor_id, actor_name, request_id, action, changes)
+       (institution_id, customer_id, version, occurred_at, actor_type, actor_id, actor_name, request_id, action,
+        changes, pii_format)
      SELECT institution_id, id, version, created_at,
             $${fieldCount + 2}::text, $${fieldCount + 3}::uuid, $${fieldCount + 4}::text, $${fieldCount + 5}::text,
-            'create', $${fieldCount + 6}::jsonb
+            'create', $${fieldCount + 6}::jsonb, 1
        FROM c
    ), ev AS (
      INSERT INTO events (institution_id, type, customer_id, version, data, created_at)
@@ -87,7 +96,8 @@ const insertCustomerWithWalletStatement = prepared(
    ), dl AS (${fanOutDeliveries('ev')})
    SELECT c.id, c.institution_id AS "institutionId", w.id AS "walletId", ${fieldSelection},
           w.status AS "walletStatus", w.status_set_by AS "walletStatusSetBy", c.version,
-          c.created_at AS "createdAt", c.updated_at AS "updatedAt", ${queuedDeliveries('dl')}
+          c.created_at AS "createdAt", c.updated_at AS "updatedAt", c.erased_at AS "erasedAt",
+          c.data_key AS "dataKey", c.pii_format AS "piiFormat", ${queuedDeliveries('dl')}
      FROM c CROSS JOIN w`,
 );
 
@@ -104,27 +114,48 @@ export interface FieldChange {
   new: string | null;
 }
 
+/** A changed field as stored: its values sealed together (pii_format 1), or in clear (0). */
+export interface StoredChange {
+  field: string;
+  sealed?: string;
+  old?: string | null;
+  new?: string | null;
+}
+
+/** A new customer as stored: fields sealed (customer-sealing.ts), with its key and indexes. */
+export interface NewStoredCustomer {
+  id: string;
+  dataKey: Buffer;
+  fields: Partial<CustomerFields>;
+  indexes: BlindIndexes;
+  changes: StoredChange[];
+}
+
 /**
- * Inserts a customer and its (Active) wallet with the history entry `changes` describes, and
- * returns the customer as findCustomer would, with how many webhook deliveries it queued.
+ * Inserts a customer and its (Active) wallet with its first history entry, and returns the
+ * customer as findCustomer would, with how many webhook deliveries it queued.
  */
 export async function insertCustomerWithWallet(
   db: Queryable,
   institutionId: string,
-  fields: Partial<CustomerFields>,
-  context: ChangeContext & { changes: FieldChange[] },
-): Promise<CustomerRow & { queued: number }> {
+  customer: NewStoredCustomer,
+  context: ChangeContext,
+): Promise<StoredCustomerRow & { queued: number }> {
   return one(
-    await db.query<CustomerRow & { queued: number } & Record<string, unknown>>(
+    await db.query<StoredCustomerRow & { queued: number } & Record<string, unknown>>(
       insertCustomerWithWalletStatement,
       [
         institutionId,
-        ...customerFields.map((field) => fields[field] ?? null),
+        ...customerFields.map((field) => customer.fields[field] ?? null),
         context.actor.type,
         context.actor.id,
         context.actor.name,
         context.requestId,
-        JSON.stringify(context.changes),
+        JSON.stringify(customer.changes),
+        customer.id,
+        customer.dataKey,
+        customer.indexes.emailIndex ?? null,
+        customer.indexes.phoneIndex ?? null,
       ],
     ),
   );
@@ -134,7 +165,8 @@ export async function insertCustomerWithWallet(
 export interface NewHistoryEntry extends ChangeContext {
   action: 'update' | 'wallet_status';
   reason: string | null;
-  changes: FieldChange[];
+  /** Sealed for the version the change gives the customer (its current version + 1). */
+  changes: StoredChange[];
 }
 
 /**
@@ -146,10 +178,13 @@ export async function updateCustomer(
   db: Queryable,
   institutionId: string,
   id: string,
-  changes: Partial<CustomerFields>,
+  changes: Partial<CustomerFields> & BlindIndexes,
   entry: NewHistoryEntry,
 ): Promise<{ updatedAt: Date; version: number }> {
-  const changed = customerFields.filter((field) => changes[field] !== undefined);
+  const changed = [
+    ...customerFields.filter((field) => changes[field] !== undefined),
+    ...(['emailIndex', 'phoneIndex'] as const).filter((index) => changes[index] !== undefined),
+  ];
   const params: unknown[] = [
     institutionId,
     id,
@@ -162,7 +197,8 @@ export async function updateCustomer(
     JSON.stringify(entry.changes),
     ...changed.map((field) => changes[field]),
   ];
-  const assignments = changed.map((field, index) => `${fieldColumns[field]} = $${index + 10}`);
+  const columns = { ...fieldColumns, emailIndex: 'email_index', phoneIndex: 'phone_index' };
+  const assignments = changed.map((field, index) => `${columns[field]} = $${index + 10}`);
   return one(
     await db.query<{ updatedAt: Date; version: number }>(
       // clock_timestamp(): the time of the change, taken under the row lock, not the transaction's start.
@@ -174,9 +210,9 @@ export async function updateCustomer(
        )
        INSERT INTO customer_history
          (institution_id, customer_id, version, occurred_at, actor_type, actor_id, actor_name, request_id,
-          action, reason, changes)
+          action, reason, changes, pii_format)
        SELECT institution_id, id, version, updated_at, $3::text, $4::uuid, $5::text, $6::text,
-              $7::text, $8::text, $9::jsonb
+              $7::text, $8::text, $9::jsonb, 1
          FROM u
        RETURNING occurred_at AS "updatedAt", version`,
       params,
@@ -193,9 +229,10 @@ export interface HistoryRow {
   actorId: string;
   actorName: string;
   requestId: string;
-  action: 'create' | NewHistoryEntry['action'];
+  action: 'create' | 'erase' | NewHistoryEntry['action'];
   reason: string | null;
-  changes: FieldChange[];
+  changes: StoredChange[];
+  piiFormat: number;
 }
 
 /**
@@ -207,28 +244,36 @@ export async function findHistory(
   tenant: Tenant,
   customerId: string,
   page: { take: number; skip: number },
-): Promise<{ rows: HistoryRow[]; total: number } | undefined> {
+): Promise<
+  | { rows: HistoryRow[]; total: number; id: string; institutionId: string; dataKey: Uint8Array | null }
+  | undefined
+> {
   const params: unknown[] = [customerId];
   const condition = tenantCondition(tenant, params);
-  const [counted] = await db.query<{ total: number }>(
-    `SELECT count(h.id)::int AS total
+  const [counted] = await db.query<{
+    total: number;
+    id: string;
+    institutionId: string;
+    dataKey: Uint8Array | null;
+  }>(
+    `SELECT count(h.id)::int AS total, c.id, c.institution_id AS "institutionId", c.data_key AS "dataKey"
        FROM customers c LEFT JOIN customer_history h ON h.customer_id = c.id AND h.institution_id = c.institution_id
       WHERE c.id = $1 AND ${condition}
-      GROUP BY c.id`,
+      GROUP BY c.id, c.institution_id, c.data_key`,
     params,
   );
   if (counted === undefined) return undefined;
   const rows = await db.query<HistoryRow & Record<string, unknown>>(
     `SELECT h.id, h.customer_id AS "customerId", h.version, h.occurred_at AS "occurredAt",
             h.actor_type AS "actorType", h.actor_id AS "actorId", h.actor_name AS "actorName",
-            h.request_id AS "requestId", h.action, h.reason, h.changes
+            h.request_id AS "requestId", h.action, h.reason, h.changes, h.pii_format AS "piiFormat"
        FROM customer_history h JOIN customers c ON c.id = h.customer_id AND c.institution_id = h.institution_id
       WHERE h.customer_id = $1 AND ${condition}
       ORDER BY h.version DESC
       LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
     [...params, page.take, page.skip],
   );
-  return { rows, total: counted.total };
+  return { rows, ...counted };
 }
 
 /**
@@ -265,25 +310,28 @@ export async function findCustomer(
   tenant: Tenant,
   by: { id: string } | { walletId: string },
   options: { lock?: boolean } = {},
-): Promise<CustomerRow | undefined> {
+): Promise<StoredCustomerRow | undefined> {
   const byId = 'id' in by;
   const statement =
     findCustomerStatements[byId ? 'id' : 'walletId'][tenant.kind][options.lock === true ? 1 : 0];
   const key = byId ? by.id : by.walletId;
-  const rows = await db.query<CustomerRow & Record<string, unknown>>(
+  const rows = await db.query<StoredCustomerRow & Record<string, unknown>>(
     statement,
     tenant.kind === 'institution' ? [key, tenant.institutionId] : [key],
   );
   return rows[0];
 }
 
+/** Blind indexes to look a value up by: one per institution that may hold it. */
+export type IndexMatch = readonly { institutionId: string; index: Buffer }[];
+
 export interface CustomerFilters {
   institutionId?: string;
-  email?: string;
+  email?: IndexMatch;
   walletId?: string;
   externalId?: string;
   referralId?: string;
-  phoneNumber?: string;
+  phoneNumber?: IndexMatch;
   fullName?: string;
   comment?: string;
   walletStatus?: WalletStatus;
@@ -324,7 +372,7 @@ export async function findCustomers(
   tenant: Tenant,
   filters: CustomerFilters,
   page: { take: number; skip: number; after?: PagePosition | undefined },
-): Promise<{ rows: CustomerRow[]; total: number; more: boolean }> {
+): Promise<{ rows: StoredCustomerRow[]; total: number; more: boolean }> {
   const params: unknown[] = [];
   const where = [tenantCondition(tenant, params)];
   const add = (condition: (placeholder: string) => string, value: unknown) => {
@@ -332,11 +380,26 @@ export async function findCustomers(
     where.push(condition(`$${params.length}`));
   };
   if (filters.institutionId !== undefined) add((p) => `c.institution_id = ${p}`, filters.institutionId);
-  if (filters.email !== undefined) add((p) => `lower(c.email) = lower(${p})`, filters.email);
+  const byIndex = (column: string, match: IndexMatch) => {
+    const [single] = match;
+    if (match.length === 1 && single !== undefined) {
+      add((p) => `c.institution_id = ${p}`, single.institutionId);
+      add((p) => `c.${column} = ${p}`, single.index);
+    } else {
+      params.push(match.map((entry) => entry.institutionId));
+      const institutionsParam = `$${params.length}`;
+      add(
+        (p) =>
+          `(c.institution_id, c.${column}) IN (SELECT * FROM unnest(${institutionsParam}::uuid[], ${p}::bytea[]))`,
+        match.map((entry) => entry.index),
+      );
+    }
+  };
+  if (filters.email !== undefined) byIndex('email_index', filters.email);
   if (filters.walletId !== undefined) add((p) => `w.id = ${p}`, filters.walletId);
   if (filters.externalId !== undefined) add((p) => `c.external_id = ${p}`, filters.externalId);
   if (filters.referralId !== undefined) add((p) => `c.referral_id = ${p}`, filters.referralId);
-  if (filters.phoneNumber !== undefined) add((p) => `c.phone_number = ${p}`, filters.phoneNumber);
+  if (filters.phoneNumber !== undefined) byIndex('phone_index', filters.phoneNumber);
   if (filters.fullName !== undefined) {
     add((p) => `(c.first_name || ' ' || c.last_name) ILIKE ${p}`, likePattern(filters.fullName));
   }
@@ -374,7 +437,7 @@ export async function findCustomers(
   // trigram index and sorts only them. 2000 is where both ways cost about the same at a million
   // customers (bench/find-scale.ts).
   const fewMatches = total <= 2000 || page.skip + page.take > total / 10;
-  const rows = await db.query<CustomerRow & Record<string, unknown>>(
+  const rows = await db.query<StoredCustomerRow & Record<string, unknown>>(
     (filters.fullName !== undefined || filters.comment !== undefined) && fewMatches
       ? `WITH matches AS MATERIALIZED (
            SELECT c.id, c.created_at FROM ${matched} WHERE ${pageCondition}
@@ -387,4 +450,71 @@ export async function findCustomers(
   );
   const more = rows.length > page.take;
   return { rows: more ? rows.slice(0, page.take) : rows, total, more };
+}
+
+/** Every institution's id: where an operator's find by email or phone may look. */
+export async function institutionIds(db: Queryable): Promise<string[]> {
+  return (await db.query<{ id: string }>('SELECT id FROM institutions')).map((row) => row.id);
+}
+
+/**
+ * Erases the customer (locked by the caller): every personal column, the blind indexes and the
+ * data key (after which its sealed history values can never be read), with an `erase` history
+ * entry naming the erased fields; blanks the stored idempotent responses that held it, and the
+ * externalId its customer.created event names.
+ */
+export async function eraseCustomerRow(
+  db: Queryable,
+  customer: { institutionId: string; id: string },
+  entry: ChangeContext & { reason: string; fields: readonly string[] },
+): Promise<{ updatedAt: Date; version: number; erasedAt: Date }> {
+  const erased = one(
+    await db.query<{ updatedAt: Date; version: number; erasedAt: Date }>(
+      `WITH u AS (
+         UPDATE customers
+            SET ${Object.values(fieldColumns)
+              .filter((column) => column !== 'country')
+              .map((column) => `${column} = NULL`)
+              .join(', ')},
+                email_index = NULL, phone_index = NULL, data_key = NULL, pii_format = 1,
+                erased_at = clock_timestamp(), updated_at = clock_timestamp(), version = version + 1
+          WHERE institution_id = $1 AND id = $2
+         RETURNING institution_id, id, version, updated_at, erased_at
+       ), h AS (
+         INSERT INTO customer_history
+           (institution_id, customer_id, version, occurred_at, actor_type, actor_id, actor_name, request_id,
+            action, reason, changes, pii_format)
+         SELECT institution_id, id, version, updated_at, $3::text, $4::uuid, $5::text, $6::text,
+                'erase', $7::text, $8::jsonb, 1
+           FROM u
+       )
+       SELECT updated_at AS "updatedAt", version, erased_at AS "erasedAt" FROM u`,
+      [
+        customer.institutionId,
+        customer.id,
+        entry.actor.type,
+        entry.actor.id,
+        entry.actor.name,
+        entry.requestId,
+        entry.reason,
+        JSON.stringify(entry.fields.map((field) => ({ field }))),
+      ],
+    ),
+  );
+  await db.query(
+    `UPDATE idempotency_keys SET body = ''::bytea, headers = '{}'::jsonb, erased = true
+      WHERE customer_id = $1 AND NOT erased`,
+    [customer.id],
+  );
+  // Its customer.created event names the externalId it was created with: that goes too, as the
+  // customer's own does (the event stays, with its deliveries, reading externalId null).
+  await db.query(
+    `UPDATE events
+        SET data = json_build_object('customerId', data->'customerId', 'walletId', data->'walletId',
+                                     'version', data->'version', 'externalId', NULL)
+      WHERE institution_id = $1 AND customer_id = $2 AND type = 'customer.created'
+        AND data->>'externalId' IS NOT NULL`,
+    [customer.institutionId, customer.id],
+  );
+  return erased;
 }

@@ -1,4 +1,3 @@
-import type { Database } from '../../db/database.js';
 import type { App } from '../../platform/app-type.js';
 import { institutionPrincipalOf } from '../../platform/authenticate.js';
 import { errorResponses } from '../../platform/http-schemas.js';
@@ -11,6 +10,7 @@ import {
   CustomerIdBody,
   CustomerPageResponse,
   CustomerResponse,
+  EraseCustomerBody,
   FindCustomersBody,
   HistoryPageResponse,
   IfMatchHeaders,
@@ -20,9 +20,12 @@ import {
   createCustomer,
   customerDetails,
   customerHistory,
+  eraseCustomer,
   findInstitutionCustomers,
+  toCustomer,
   updateCustomer,
   type Caller,
+  type CustomerStore,
 } from './customers.service.js';
 
 /** The institution, actor and request id a change is recorded with. */
@@ -33,11 +36,11 @@ function callerOf(request: FastifyRequest): Caller {
 
 const etagNote = ' The response carries the customer\'s ETag, `"<id>:<version>"`.';
 
-export function customersRoutes(app: App, deps: { db: Database }): void {
+export function customersRoutes(app: App, deps: CustomerStore): void {
   app.post(
     '/v2/customer/create',
     {
-      config: { permission: 'customers:write', idempotent: true },
+      config: { permission: 'customers:write', idempotent: true, holdsCustomer: true },
       schema: {
         tags: ['Customers'],
         summary: 'Create a customer and its wallet',
@@ -57,7 +60,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
       },
     },
     async (request, reply) => {
-      const customer = await createCustomer(deps.db, callerOf(request), request.body);
+      const customer = await createCustomer(deps, callerOf(request), request.body);
       return reply.status(201).send({ data: withEtag(reply, customer) });
     },
   );
@@ -65,7 +68,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
   app.post(
     '/v2/customer/update',
     {
-      config: { permission: 'customers:write', idempotent: true },
+      config: { permission: 'customers:write', idempotent: true, holdsCustomer: true },
       schema: {
         tags: ['Customers'],
         summary: "Change a customer's fields or wallet status",
@@ -74,7 +77,8 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
           'or Suspicious cannot be changed by the institution (403 WALLET_STATUS_LOCKED, nothing changed). ' +
           'With If-Match or expectedVersion, applies only if the customer is still at that version ' +
           "(else 409 VERSION_CONFLICT, nothing changed). A change adds an entry to the customer's history " +
-          'and bumps its version; a request that changes nothing does neither.' +
+          'and bumps its version; a request that changes nothing does neither. An erased customer cannot ' +
+          'be changed (409 CUSTOMER_ERASED).' +
           etagNote,
         headers: IfMatchHeaders,
         body: UpdateCustomerBody,
@@ -88,6 +92,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
               'CUSTOMER_EMAIL_TAKEN',
               'CUSTOMER_EXTERNAL_ID_TAKEN',
               'VERSION_CONFLICT',
+              'CUSTOMER_ERASED',
             ],
           }),
         },
@@ -96,7 +101,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
     async (request, reply) => {
       const { expectedVersion, ...input } = request.body;
       const precondition = preconditionOf(request.headers['if-match'], expectedVersion);
-      const customer = await updateCustomer(deps.db, callerOf(request), input, precondition);
+      const customer = await updateCustomer(deps, callerOf(request), input, precondition);
       return { data: withEtag(reply, customer) };
     },
   );
@@ -116,7 +121,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
     async (request, reply) => ({
       data: withEtag(
         reply,
-        await customerDetails(deps.db, institutionPrincipalOf(request).institutionId, request.body.id),
+        await customerDetails(deps, institutionPrincipalOf(request).institutionId, request.body.id),
       ),
     }),
   );
@@ -136,7 +141,7 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
       },
     },
     async (request) =>
-      findInstitutionCustomers(deps.db, institutionPrincipalOf(request).institutionId, request.body),
+      findInstitutionCustomers(deps, institutionPrincipalOf(request).institutionId, request.body),
   );
 
   app.post(
@@ -158,9 +163,45 @@ export function customersRoutes(app: App, deps: { db: Database }): void {
     },
     async (request) =>
       customerHistory(
-        deps.db,
+        deps,
         { kind: 'institution', institutionId: institutionPrincipalOf(request).institutionId },
         request.body,
       ),
+  );
+
+  app.post(
+    '/v2/customer/erase',
+    {
+      config: { permission: 'customers:erase', idempotent: true },
+      schema: {
+        tags: ['Customers'],
+        summary: "Erase a customer's personal data for good (right to erasure)",
+        description:
+          'Owners and Admins, or API keys with the customers:erase scope. The personal data becomes ' +
+          'unrecoverable, in the customer and in every history entry, even to someone holding the database ' +
+          'and the keys: its data key is destroyed. id, walletId, country, the wallet status, version and ' +
+          'times stay; every other field reads null and erasedAt is set. The version goes up by one and the ' +
+          'history gains an erase entry with the reason and the erased fields, without values. The email and ' +
+          'externalId may be used again; stored idempotent responses that held the customer answer 409 ' +
+          'CUSTOMER_ERASED. Erasing an erased customer answers the same again. A customer whose wallet the ' +
+          'operator set to Blocked or Suspicious cannot be erased by the institution (409 CUSTOMER_ON_HOLD). ' +
+          'Emits customer.erased.',
+        body: EraseCustomerBody,
+        response: {
+          200: CustomerResponse,
+          ...errorResponses({ auth: true, codes: ['CUSTOMER_NOT_FOUND', 'CUSTOMER_ON_HOLD'] }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const erased = await eraseCustomer(
+        deps,
+        { kind: 'institution', institutionId: caller.institutionId },
+        caller,
+        request.body,
+      );
+      return { data: withEtag(reply, toCustomer(erased)) };
+    },
   );
 }

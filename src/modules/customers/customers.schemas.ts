@@ -75,7 +75,13 @@ export const CreateCustomerBody = Type.Object(
     lastName: Type.String(rules.lastName),
     comment: Type.Optional(Type.String(rules.comment)),
     externalId: Type.Optional(Type.String(rules.externalId)),
-    referralId: Type.Optional(Uuid('Id of an existing customer of the same institution (referral program)')),
+    referralId: Type.Optional(
+      Type.String({
+        format: 'uuid',
+        'x-normalize': 'lower',
+        description: 'Id of an existing customer of the same institution (referral program)',
+      }),
+    ),
     country: Type.String(rules.country),
     verificationDocumentId: Type.String(rules.verificationDocumentId),
     residenceAddress: Type.String(rules.residenceAddress),
@@ -95,7 +101,14 @@ const ExpectedVersion = Type.Integer({
 });
 
 /** Fields that exist on a customer but that update refuses, naming them. */
-export const notUpdatable = ['referralId', 'walletId', 'createdAt', 'updatedAt', 'walletStatusSetBy'];
+export const notUpdatable = [
+  'referralId',
+  'walletId',
+  'createdAt',
+  'updatedAt',
+  'walletStatusSetBy',
+  'erasedAt',
+];
 
 export const UpdateCustomerBody = Type.Object(
   {
@@ -199,19 +212,22 @@ export const AdminFindCustomersBody = Type.Object(
 );
 export type AdminFindCustomersBody = Static<typeof AdminFindCustomersBody>;
 
+/** Null on an erased customer only (erasedAt set). */
+const ErasableString = () => NullableString({ description: 'Null only once the customer is erased' });
+
 const customerProperties = {
   id: Uuid(),
   walletId: Uuid('All operations in KunaCore run on this wallet'),
-  email: Type.String(),
+  email: ErasableString(),
   phoneNumber: NullableString(),
-  firstName: Type.String(),
-  lastName: Type.String(),
+  firstName: ErasableString(),
+  lastName: ErasableString(),
   comment: NullableString(),
   externalId: NullableString(),
   referralId: NullableString({ format: 'uuid' }),
   country: Type.String(),
-  verificationDocumentId: Type.String(),
-  residenceAddress: Type.String(),
+  verificationDocumentId: ErasableString(),
+  residenceAddress: ErasableString(),
   itn: NullableString(),
   walletStatus: WalletStatusSchema,
   walletStatusSetBy: Type.Unsafe<WalletStatusSetBy>({
@@ -226,6 +242,10 @@ const customerProperties = {
   }),
   createdAt: Timestamp(),
   updatedAt: Timestamp(),
+  erasedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description:
+      'When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.',
+  }),
 };
 
 export const Customer = Type.Object(customerProperties, { additionalProperties: false });
@@ -280,7 +300,7 @@ export const CustomerHistoryBody = Type.Object(
 );
 export type CustomerHistoryBody = Static<typeof CustomerHistoryBody>;
 
-const historyActions = ['create', 'update', 'wallet_status'] as const;
+const historyActions = ['create', 'update', 'wallet_status', 'erase'] as const;
 
 export const HistoryEntry = Type.Object(
   {
@@ -291,7 +311,8 @@ export const HistoryEntry = Type.Object(
     action: Type.Unsafe<(typeof historyActions)[number]>({
       type: 'string',
       enum: [...historyActions],
-      description: "create, update (/v2/customer/update), or wallet_status (the operator's wallet route)",
+      description:
+        "create, update (/v2/customer/update), wallet_status (the operator's wallet route), or erase",
     }),
     actor: Type.Object(
       {
@@ -309,13 +330,19 @@ export const HistoryEntry = Type.Object(
       { additionalProperties: false },
     ),
     requestId: Type.String({ description: 'The x-request-id of the request that made the change' }),
-    reason: NullableString({ description: 'The wallet status reason, when the change set one' }),
+    reason: NullableString({
+      description: 'The wallet status reason, when the change set one, or the reason of an erasure',
+    }),
     changes: Type.Array(
       Type.Object(
         { field: Type.String(), old: NullableString(), new: NullableString() },
         { additionalProperties: false },
       ),
-      { description: 'Each changed field with its old and new value (old is null on create)' },
+      {
+        description:
+          'Each changed field with its old and new value (old is null on create). Once the customer is ' +
+          'erased, every old and new value reads null; an erase entry lists the erased fields without values.',
+      },
     ),
   },
   { additionalProperties: false },
@@ -326,3 +353,20 @@ export const HistoryPageResponse = Type.Object(
   { data: Type.Array(HistoryEntry), meta: Page },
   { additionalProperties: false },
 );
+
+export const EraseCustomerBody = Type.Object(
+  {
+    id: Uuid('The customer to erase'),
+    reason: Type.String({
+      'x-normalize': 'trim',
+      minLength: 1,
+      maxLength: 500,
+      description: 'Why (a data subject request, its reference): kept in the history',
+    }),
+  },
+  {
+    additionalProperties: false,
+    examples: [{ id: 'd0eab186-19f1-446f-8b9e-739945941b89', reason: 'GDPR art. 17 request #4711' }],
+  },
+);
+export type EraseCustomerBody = Static<typeof EraseCustomerBody>;

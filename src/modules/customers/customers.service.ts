@@ -1,24 +1,40 @@
 // Customer use cases. Each write runs in one transaction, so it applies wholly or not at all;
 // uniqueness and referral rules are enforced by the database and translated by the error handler.
+// Personal data is sealed before it is written and opened after it is read (customer-sealing.ts):
+// what the repository stores holds no clear value of a sealed field.
 import type { Database, Queryable } from '../../db/database.js';
+import type { Vault } from '../../platform/crypto/vault.js';
 import { AppError, customerNotFound } from '../../platform/errors.js';
 import { announceDeliveries, recordEvent } from '../webhooks/events.js';
 import { changeWalletStatus } from '../wallets/wallets.repository.js';
 import { isLocked, nextWalletState, type WalletState } from '../wallets/wallet-status.js';
+import {
+  blindIndexes,
+  openChanges,
+  openCustomer,
+  sealChanges,
+  sealFields,
+  sealNewCustomer,
+  type OpenedCustomer,
+} from './customer-sealing.js';
 import { checkPrecondition, type Precondition } from './customer-versions.js';
 import {
   customerFields,
   customerPosition,
+  eraseCustomerRow,
   findCustomer,
   findCustomers,
   findHistory,
   insertCustomerWithWallet,
+  institutionIds,
   updateCustomer as updateCustomerRow,
   type ChangeContext,
   type CustomerFields,
+  type CustomerFilters,
   type CustomerRow,
   type FieldChange,
   type HistoryRow,
+  type IndexMatch,
   type Tenant,
 } from './customers.repository.js';
 import type {
@@ -27,37 +43,48 @@ import type {
   CreateCustomerBody,
   Customer,
   CustomerHistoryBody,
+  EraseCustomerBody,
   FindCustomersBody,
   HistoryEntry,
   SetWalletStatusBody,
   UpdateCustomerBody,
 } from './customers.schemas.js';
 
+/** Where customers live: the database, and the vault that seals and opens their personal data. */
+export interface CustomerStore {
+  db: Database;
+  vault: Vault;
+}
+
 /** The caller of a change: its institution, and who and which request, for the history. */
 export interface Caller extends ChangeContext {
   institutionId: string;
 }
 
+const customerErased = () =>
+  new AppError('CUSTOMER_ERASED', 'This customer was erased: its data is gone and it cannot be changed');
+
 export function toCustomer(row: CustomerRow): Customer {
   return {
     id: row.id,
     walletId: row.walletId,
-    email: row.email as string,
+    email: row.email,
     phoneNumber: row.phoneNumber,
-    firstName: row.firstName as string,
-    lastName: row.lastName as string,
+    firstName: row.firstName,
+    lastName: row.lastName,
     comment: row.comment,
     externalId: row.externalId,
     referralId: row.referralId,
     country: row.country as string,
-    verificationDocumentId: row.verificationDocumentId as string,
-    residenceAddress: row.residenceAddress as string,
+    verificationDocumentId: row.verificationDocumentId,
+    residenceAddress: row.residenceAddress,
     itn: row.itn,
     walletStatus: row.walletStatus,
     walletStatusSetBy: row.walletStatusSetBy,
     version: row.version,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+    erasedAt: row.erasedAt === null ? null : row.erasedAt.toISOString(),
   };
 }
 
@@ -66,10 +93,29 @@ export const toAdminCustomer = (row: CustomerRow): AdminCustomer => ({
   institutionId: row.institutionId,
 });
 
-async function mustFind(db: Queryable, tenant: Tenant, by: { id: string } | { walletId: string }) {
-  const row = await findCustomer(db, tenant, by);
-  if (row === undefined) throw customerNotFound();
-  return row;
+/** The customer, opened; undefined when the tenant has none such. */
+async function findOpened(
+  store: { vault: Vault },
+  db: Queryable,
+  tenant: Tenant,
+  by: { id: string } | { walletId: string },
+  options: { lock?: boolean } = {},
+): Promise<OpenedCustomer | undefined> {
+  const stored = await findCustomer(db, tenant, by, options);
+  if (stored === undefined) return undefined;
+  const opened = await openCustomer(store.vault, stored);
+  // Written only before the start-up upgrade sealed every row (src/db/seal-existing.ts): a write
+  // to one now would store sealed values in a row read as clear.
+  if (options.lock === true && stored.piiFormat === 0) {
+    throw new Error('A customer written before encryption was not sealed by the start-up upgrade');
+  }
+  return opened;
+}
+
+async function mustFind(store: CustomerStore, tenant: Tenant, by: { id: string } | { walletId: string }) {
+  const opened = await findOpened(store, store.db, tenant, by);
+  if (opened === undefined) throw customerNotFound();
+  return opened.row;
 }
 
 /**
@@ -129,7 +175,7 @@ function walletChanges(from: WalletState, to: WalletState | undefined): FieldCha
 }
 
 export async function createCustomer(
-  db: Database,
+  store: CustomerStore,
   caller: Caller,
   input: CreateCustomerBody,
 ): Promise<Customer> {
@@ -142,14 +188,18 @@ export async function createCustomer(
     { field: 'walletStatus', old: null, new: 'Active' },
     { field: 'walletStatusSetBy', old: null, new: 'institution' },
   ];
+  const fields: Partial<CustomerFields> = {};
+  for (const field of customerFields) fields[field] = input[field] ?? null;
+  const sealed = await sealNewCustomer(store.vault, caller.institutionId, fields, changes);
   // One statement, so customer, wallet, history entry and event exist together or not at all.
-  const created = await insertCustomerWithWallet(db, caller.institutionId, input, {
+  const stored = await insertCustomerWithWallet(store.db, caller.institutionId, sealed, {
     actor: caller.actor,
     requestId: caller.requestId,
-    changes,
   });
-  announceDeliveries(db, created.queued);
-  return toCustomer(created);
+  // What was stored is what was given: no need to open it again.
+  const { dataKey: _key, piiFormat: _format, queued, ...row } = stored;
+  announceDeliveries(store.db, queued);
+  return toCustomer({ ...row, ...(fields as CustomerFields) });
 }
 
 /** The fields of `input` whose values differ from the customer's. */
@@ -163,7 +213,7 @@ function changedFields(current: CustomerRow, input: Partial<CustomerFields>): Pa
 }
 
 export async function updateCustomer(
-  db: Database,
+  store: CustomerStore,
   caller: Caller,
   input: Omit<UpdateCustomerBody, 'expectedVersion'>,
   precondition?: Precondition,
@@ -171,9 +221,12 @@ export async function updateCustomer(
   const { id, walletStatus, walletStatusReason, ...fields } = input;
   const tenant: Tenant = { kind: 'institution', institutionId: caller.institutionId };
   let queued = 0;
-  const updated = await db.transaction(async (tx) => {
-    const current = await findCustomer(tx, tenant, { id }, { lock: true });
-    if (current === undefined) throw customerNotFound();
+  const updated = await store.db.transaction(async (tx) => {
+    const opened = await findOpened(store, tx, tenant, { id }, { lock: true });
+    if (opened === undefined) throw customerNotFound();
+    const current = opened.row;
+    if (current.erasedAt !== null || opened.key === undefined) throw customerErased();
+    const key = opened.key;
     // Under the row lock: of two updates expecting one version, the second sees the first's.
     checkPrecondition(precondition, current);
     const from = { status: current.walletStatus, setBy: current.walletStatusSetBy };
@@ -182,17 +235,24 @@ export async function updateCustomer(
     const changes = changedFields(current, fields);
     if (Object.keys(changes).length === 0 && to === undefined) return toCustomer(current);
 
-    const { updatedAt, version } = await updateCustomerRow(tx, caller.institutionId, id, changes, {
+    // Sealed under the stored id: the request's may be written in capitals, and the id is part of
+    // every value's associated data.
+    const stored = {
+      ...sealFields(store.vault, key, current.id, changes),
+      ...blindIndexes(store.vault, caller.institutionId, changes),
+    };
+    const history: FieldChange[] = [
+      ...customerFields
+        .filter((field) => changes[field] !== undefined)
+        .map((field) => ({ field, old: current[field], new: changes[field] ?? null })),
+      ...walletChanges(from, to),
+    ];
+    const { updatedAt, version } = await updateCustomerRow(tx, caller.institutionId, id, stored, {
       actor: caller.actor,
       requestId: caller.requestId,
       action: 'update',
       reason: to === undefined ? null : (walletStatusReason ?? null),
-      changes: [
-        ...customerFields
-          .filter((field) => changes[field] !== undefined)
-          .map((field) => ({ field, old: current[field], new: changes[field] ?? null })),
-        ...walletChanges(from, to),
-      ],
+      changes: sealChanges(store.vault, key, current.id, current.version + 1, history),
     });
     if (to !== undefined) {
       await changeWalletStatus(tx, {
@@ -222,12 +282,16 @@ export async function updateCustomer(
       updatedAt,
     });
   });
-  announceDeliveries(db, queued);
+  announceDeliveries(store.db, queued);
   return updated;
 }
 
-export async function customerDetails(db: Database, institutionId: string, id: string): Promise<Customer> {
-  return toCustomer(await mustFind(db, { kind: 'institution', institutionId }, { id }));
+export async function customerDetails(
+  store: CustomerStore,
+  institutionId: string,
+  id: string,
+): Promise<Customer> {
+  return toCustomer(await mustFind(store, { kind: 'institution', institutionId }, { id }));
 }
 
 function pageOf(body: { take?: number; skip?: number }) {
@@ -238,12 +302,42 @@ function pageOf(body: { take?: number; skip?: number }) {
  * find's page: by `skip`, or by cursor after the customer `startingAfter` names (which must be one
  * the caller can see); meta carries the next page's cursor.
  */
+/**
+ * The blind indexes an exact find by email or phone looks for: one per institution the value may
+ * be in (each institution's indexes are keyed apart, so equal values do not link across them).
+ */
+async function indexFilters(
+  store: CustomerStore,
+  tenant: Tenant,
+  filters: Omit<FindCustomersBody, 'take' | 'skip' | 'startingAfter'> & { institutionId?: string },
+): Promise<CustomerFilters> {
+  const { email, phoneNumber, ...rest } = filters;
+  if (email === undefined && phoneNumber === undefined) return rest;
+  const institutions =
+    tenant.kind === 'institution'
+      ? [tenant.institutionId]
+      : filters.institutionId !== undefined
+        ? [filters.institutionId]
+        : await institutionIds(store.db);
+  const match = (field: 'email' | 'phoneNumber', value: string): IndexMatch =>
+    institutions.map((institutionId) => ({
+      institutionId,
+      index: store.vault.blindIndex(institutionId, field, value),
+    }));
+  return {
+    ...rest,
+    ...(email === undefined ? {} : { email: match('email', email) }),
+    ...(phoneNumber === undefined ? {} : { phoneNumber: match('phoneNumber', phoneNumber) }),
+  };
+}
+
 async function findPage<T>(
-  db: Database,
+  store: CustomerStore,
   tenant: Tenant,
   body: FindCustomersBody & { institutionId?: string },
   toApi: (row: CustomerRow) => T,
 ) {
+  const { db } = store;
   const { take, skip, startingAfter, ...filters } = body;
   const page = pageOf({ take, skip });
   const after = startingAfter === undefined ? undefined : await customerPosition(db, tenant, startingAfter);
@@ -253,46 +347,58 @@ async function findPage<T>(
       { field: 'startingAfter', message: 'names no customer of this institution' },
     ]);
   }
-  const found = await findCustomers(db, tenant, filters, { ...page, after });
+  const found = await findCustomers(db, tenant, await indexFilters(store, tenant, filters), {
+    ...page,
+    after,
+  });
   const last = found.rows.at(-1);
+  const rows = await Promise.all(found.rows.map(async (row) => (await openCustomer(store.vault, row)).row));
   return {
-    data: found.rows.map(toApi),
+    data: rows.map(toApi),
     meta: { total: found.total, ...page, nextCursor: found.more && last !== undefined ? last.id : null },
   };
 }
 
-export async function findInstitutionCustomers(db: Database, institutionId: string, body: FindCustomersBody) {
-  return findPage(db, { kind: 'institution', institutionId }, body, toCustomer);
+export async function findInstitutionCustomers(
+  store: CustomerStore,
+  institutionId: string,
+  body: FindCustomersBody,
+) {
+  return findPage(store, { kind: 'institution', institutionId }, body, toCustomer);
 }
 
 // ---- operator ----
 
-export async function adminCustomerDetails(db: Database, id: string): Promise<AdminCustomer> {
-  return toAdminCustomer(await mustFind(db, { kind: 'operator' }, { id }));
+export async function adminCustomerDetails(store: CustomerStore, id: string): Promise<AdminCustomer> {
+  return toAdminCustomer(await mustFind(store, { kind: 'operator' }, { id }));
 }
 
-export async function adminFindCustomers(db: Database, body: AdminFindCustomersBody) {
-  return findPage(db, { kind: 'operator' }, body, toAdminCustomer);
+export async function adminFindCustomers(store: CustomerStore, body: AdminFindCustomersBody) {
+  return findPage(store, { kind: 'operator' }, body, toAdminCustomer);
 }
 
 /** The operator sets a wallet's status; Blocked or Suspicious locks it against the institution. */
 export async function setWalletStatusAsOperator(
-  db: Database,
+  store: CustomerStore,
   context: ChangeContext,
   input: Omit<SetWalletStatusBody, 'expectedVersion'>,
   precondition?: Precondition,
 ): Promise<AdminCustomer> {
   const tenant: Tenant = { kind: 'operator' };
   let queued = 0;
-  const updated = await db.transaction(async (tx) => {
-    const current = await findCustomer(tx, tenant, { walletId: input.walletId }, { lock: true });
-    if (current === undefined) throw new AppError('NOT_FOUND', 'Wallet not found');
+  const updated = await store.db.transaction(async (tx) => {
+    const opened = await findOpened(store, tx, tenant, { walletId: input.walletId }, { lock: true });
+    if (opened === undefined) throw new AppError('NOT_FOUND', 'Wallet not found');
+    const current = opened.row;
     checkPrecondition(precondition, current);
     const from = { status: current.walletStatus, setBy: current.walletStatusSetBy };
     const to = nextWalletState(from, input.status, 'operator');
     if (to === undefined) return toAdminCustomer(current);
     // No field changes: this moves the customer's updatedAt and version, as the status is part of
     // it, and records the change in the customer's history.
+    // An erased customer's wallet can still be locked; its entry then has no key to seal with,
+    // and keeps only the field names, as every entry of an erased customer reads.
+    const changes = walletChanges(from, to);
     const { updatedAt, version } = await updateCustomerRow(
       tx,
       current.institutionId,
@@ -302,7 +408,10 @@ export async function setWalletStatusAsOperator(
         ...context,
         action: 'wallet_status',
         reason: input.reason ?? null,
-        changes: walletChanges(from, to),
+        changes:
+          opened.key === undefined
+            ? changes.map((change) => ({ field: change.field }))
+            : sealChanges(store.vault, opened.key, current.id, current.version + 1, changes),
       },
     );
     await changeWalletStatus(tx, {
@@ -328,7 +437,7 @@ export async function setWalletStatusAsOperator(
       updatedAt,
     });
   });
-  announceDeliveries(db, queued);
+  announceDeliveries(store.db, queued);
   return updated;
 }
 
@@ -338,7 +447,7 @@ export async function setWalletStatusAsOperator(
  * A history entry as the API shows it. Institutions see that the operator acted, not which of
  * the operator's staff: `actor.id` and `actor.name` are null for them on operator entries.
  */
-function toHistoryEntry(row: HistoryRow, viewer: Tenant['kind']): HistoryEntry {
+function toHistoryEntry(row: HistoryRow, changes: FieldChange[], viewer: Tenant['kind']): HistoryEntry {
   const hidden = viewer === 'institution' && row.actorType === 'operator';
   return {
     id: row.id,
@@ -353,17 +462,72 @@ function toHistoryEntry(row: HistoryRow, viewer: Tenant['kind']): HistoryEntry {
     },
     requestId: row.requestId,
     reason: row.reason,
-    changes: row.changes,
+    changes,
   };
 }
 
 /** A customer's history entries, newest first, or 404 CUSTOMER_NOT_FOUND outside the tenant. */
-export async function customerHistory(db: Database, tenant: Tenant, body: CustomerHistoryBody) {
+export async function customerHistory(store: CustomerStore, tenant: Tenant, body: CustomerHistoryBody) {
   const page = pageOf(body);
-  const found = await findHistory(db, tenant, body.id, page);
+  const found = await findHistory(store.db, tenant, body.id, page);
   if (found === undefined) throw customerNotFound();
+  const key =
+    found.dataKey === null
+      ? undefined
+      : await store.vault.openDataKey(found.dataKey, {
+          institutionId: found.institutionId,
+          // The stored id: the request's may be written in capitals.
+          customerId: found.id,
+        });
   return {
-    data: found.rows.map((row) => toHistoryEntry(row, tenant.kind)),
+    data: found.rows.map((row) => toHistoryEntry(row, openChanges(store.vault, key, row), tenant.kind)),
     meta: { total: found.total, ...page },
   };
+}
+
+// ---- erasure ----
+
+/**
+ * Erases a customer (contract "POST /v2/customer/erase"): its personal data becomes unrecoverable,
+ * in its row and in its history, by destroying its data key and blanking its columns in one
+ * transaction. Erasing an erased customer answers the same again. An institution cannot erase a
+ * customer whose wallet the operator holds (Blocked or Suspicious); the operator can.
+ */
+export async function eraseCustomer(
+  store: CustomerStore,
+  tenant: Tenant,
+  context: ChangeContext,
+  input: EraseCustomerBody,
+): Promise<CustomerRow> {
+  let queued = 0;
+  const erased = await store.db.transaction(async (tx) => {
+    const opened = await findOpened(store, tx, tenant, { id: input.id }, { lock: true });
+    if (opened === undefined) throw customerNotFound();
+    const current = opened.row;
+    if (current.erasedAt !== null) return current;
+    const wallet = { status: current.walletStatus, setBy: current.walletStatusSetBy };
+    if (tenant.kind === 'institution' && isLocked(wallet)) {
+      throw new AppError(
+        'CUSTOMER_ON_HOLD',
+        'The platform holds this customer (its wallet is Blocked or Suspicious by the operator): it cannot be erased',
+      );
+    }
+    const fields = customerFields.filter((field) => field !== 'country' && current[field] !== null);
+    const { updatedAt, version, erasedAt } = await eraseCustomerRow(tx, current, {
+      ...context,
+      reason: input.reason,
+      fields,
+    });
+    ({ queued } = await recordEvent(tx, current.institutionId, {
+      type: 'customer.erased',
+      data: { customerId: current.id, walletId: current.walletId, version },
+    }));
+    const blank = Object.fromEntries(
+      customerFields.filter((field) => field !== 'country').map((field) => [field, null]),
+    );
+    return { ...current, ...blank, version, updatedAt, erasedAt };
+  });
+  // After the commit, as every change does: wakes the dispatchers for the customer.erased deliveries.
+  announceDeliveries(store.db, queued);
+  return erased;
 }

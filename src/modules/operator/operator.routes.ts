@@ -1,5 +1,4 @@
 // Routes for the platform operator's accounts: across institutions, and the wallet-status lock.
-import type { Database } from '../../db/database.js';
 import type { App } from '../../platform/app-type.js';
 import { principalOf } from '../../platform/authenticate.js';
 import { errorResponses } from '../../platform/http-schemas.js';
@@ -11,6 +10,7 @@ import {
   AdminFindCustomersBody,
   CustomerHistoryBody,
   CustomerIdBody,
+  EraseCustomerBody,
   HistoryPageResponse,
   IfMatchHeaders,
   SetWalletStatusBody,
@@ -19,14 +19,17 @@ import {
   adminCustomerDetails,
   adminFindCustomers,
   customerHistory,
+  eraseCustomer,
   setWalletStatusAsOperator,
+  toAdminCustomer,
+  type CustomerStore,
 } from '../customers/customers.service.js';
 
-export function operatorRoutes(app: App, deps: { db: Database }): void {
+export function operatorRoutes(app: App, deps: CustomerStore): void {
   app.post(
     '/v2/admin/wallet/status',
     {
-      config: { permission: 'operator', idempotent: true },
+      config: { permission: 'operator', idempotent: true, holdsCustomer: true },
       schema: {
         tags: ['Operator'],
         summary: "Set a wallet's status as the operator",
@@ -47,7 +50,7 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
       const { expectedVersion, ...input } = request.body;
       const precondition = preconditionOf(request.headers['if-match'], expectedVersion);
       const customer = await setWalletStatusAsOperator(
-        deps.db,
+        deps,
         { actor: actorOf(principalOf(request)), requestId: request.id },
         input,
         precondition,
@@ -70,7 +73,7 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
         },
       },
     },
-    async (request) => adminFindCustomers(deps.db, request.body),
+    async (request) => adminFindCustomers(deps, request.body),
   );
 
   app.post(
@@ -89,7 +92,7 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
       },
     },
     async (request, reply) => ({
-      data: withEtag(reply, await adminCustomerDetails(deps.db, request.body.id)),
+      data: withEtag(reply, await adminCustomerDetails(deps, request.body.id)),
     }),
   );
 
@@ -108,6 +111,34 @@ export function operatorRoutes(app: App, deps: { db: Database }): void {
         },
       },
     },
-    async (request) => customerHistory(deps.db, { kind: 'operator' }, request.body),
+    async (request) => customerHistory(deps, { kind: 'operator' }, request.body),
+  );
+
+  app.post(
+    '/v2/admin/customer/erase',
+    {
+      config: { permission: 'operator', idempotent: true },
+      schema: {
+        tags: ['Operator'],
+        summary: "Erase any institution's customer's personal data for good",
+        description:
+          'As /v2/customer/erase, for any institution, and also when the operator holds the wallet ' +
+          '(Blocked or Suspicious). Emits customer.erased to the institution.',
+        body: EraseCustomerBody,
+        response: {
+          200: AdminCustomerResponse,
+          ...errorResponses({ auth: true, codes: ['CUSTOMER_NOT_FOUND'] }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const erased = await eraseCustomer(
+        deps,
+        { kind: 'operator' },
+        { actor: actorOf(principalOf(request)), requestId: request.id },
+        request.body,
+      );
+      return { data: withEtag(reply, toAdminCustomer(erased)) };
+    },
   );
 }

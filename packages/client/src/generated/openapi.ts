@@ -222,7 +222,7 @@ export interface paths {
         put?: never;
         /**
          * Change a customer's fields or wallet status
-         * @description Applies atomically. `null` clears an optional field. A wallet status the operator set to Blocked or Suspicious cannot be changed by the institution (403 WALLET_STATUS_LOCKED, nothing changed). With If-Match or expectedVersion, applies only if the customer is still at that version (else 409 VERSION_CONFLICT, nothing changed). A change adds an entry to the customer's history and bumps its version; a request that changes nothing does neither. The response carries the customer's ETag, `"<id>:<version>"`.
+         * @description Applies atomically. `null` clears an optional field. A wallet status the operator set to Blocked or Suspicious cannot be changed by the institution (403 WALLET_STATUS_LOCKED, nothing changed). With If-Match or expectedVersion, applies only if the customer is still at that version (else 409 VERSION_CONFLICT, nothing changed). A change adds an entry to the customer's history and bumps its version; a request that changes nothing does neither. An erased customer cannot be changed (409 CUSTOMER_ERASED). The response carries the customer's ETag, `"<id>:<version>"`.
          */
         post: operations["customerUpdate"];
         delete?: never;
@@ -282,6 +282,26 @@ export interface paths {
          * @description Every create, update and wallet-status change of the customer: when, who, the request id, the action, and each changed field with its old and new value. Entries are never changed or deleted.
          */
         post: operations["customerHistory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/customer/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase a customer's personal data for good (right to erasure)
+         * @description Owners and Admins, or API keys with the customers:erase scope. The personal data becomes unrecoverable, in the customer and in every history entry, even to someone holding the database and the keys: its data key is destroyed. id, walletId, country, the wallet status, version and times stay; every other field reads null and erasedAt is set. The version goes up by one and the history gains an erase entry with the reason and the erased fields, without values. The email and externalId may be used again; stored idempotent responses that held the customer answer 409 CUSTOMER_ERASED. Erasing an erased customer answers the same again. A customer whose wallet the operator set to Blocked or Suspicious cannot be erased by the institution (409 CUSTOMER_ON_HOLD). Emits customer.erased.
+         */
+        post: operations["customerErase"];
         delete?: never;
         options?: never;
         head?: never;
@@ -359,6 +379,26 @@ export interface paths {
          * @description As /v2/customer/history, with the operator staff who acted named.
          */
         post: operations["adminCustomerHistory"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/admin/customer/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase any institution's customer's personal data for good
+         * @description As /v2/customer/erase, for any institution, and also when the operator holds the wallet (Blocked or Suspicious). Emits customer.erased to the institution.
+         */
+        post: operations["adminCustomerErase"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1680,13 +1720,13 @@ export interface operations {
                     /** @example backend */
                     name: string;
                     /**
-                     * @description Defaults to customers:read and customers:write; webhooks:manage must be asked for
+                     * @description Defaults to customers:read and customers:write; customers:erase and webhooks:manage must be asked for
                      * @default [
                      *       "customers:read",
                      *       "customers:write"
                      *     ]
                      */
-                    scopes?: ("customers:read" | "customers:write" | "webhooks:manage")[];
+                    scopes?: ("customers:read" | "customers:write" | "customers:erase" | "webhooks:manage")[];
                     /**
                      * @description The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as IPv4). From any other address the key gets 401. Null: any address. 1-50 entries.
                      * @example [
@@ -1721,7 +1761,7 @@ export interface operations {
                             name: string;
                             /** @description The first characters of the key, to tell keys apart */
                             prefix: string;
-                            scopes: ("customers:read" | "customers:write" | "webhooks:manage")[];
+                            scopes: ("customers:read" | "customers:write" | "customers:erase" | "webhooks:manage")[];
                             /** @description The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as IPv4). From any other address the key gets 401. Null: any address. */
                             allowedIps: string[] | null;
                             /**
@@ -1995,7 +2035,7 @@ export interface operations {
                             name: string;
                             /** @description The first characters of the key, to tell keys apart */
                             prefix: string;
-                            scopes: ("customers:read" | "customers:write" | "webhooks:manage")[];
+                            scopes: ("customers:read" | "customers:write" | "customers:erase" | "webhooks:manage")[];
                             /** @description The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as IPv4). From any other address the key gets 401. Null: any address. */
                             allowedIps: string[] | null;
                             /**
@@ -2234,7 +2274,7 @@ export interface operations {
                             name: string;
                             /** @description The first characters of the key, to tell keys apart */
                             prefix: string;
-                            scopes: ("customers:read" | "customers:write" | "webhooks:manage")[];
+                            scopes: ("customers:read" | "customers:write" | "customers:erase" | "webhooks:manage")[];
                             /** @description The client addresses the key works from: IPv4 and IPv6 addresses and CIDR ranges, stored normalised (lower-case compressed IPv6, a range as its network address, IPv4-mapped IPv6 as IPv4). From any other address the key gets 401. Null: any address. */
                             allowedIps: string[] | null;
                             /**
@@ -2588,17 +2628,22 @@ export interface operations {
                              * @description All operations in KunaCore run on this wallet
                              */
                             walletId: string;
-                            email: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
                             phoneNumber: string | null;
-                            firstName: string;
-                            lastName: string;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
                             comment: string | null;
                             externalId: string | null;
                             /** Format: uuid */
                             referralId: string | null;
                             country: string;
-                            verificationDocumentId: string;
-                            residenceAddress: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
                             itn: string | null;
                             /**
                              * @description Case-sensitive
@@ -2622,6 +2667,11 @@ export interface operations {
                              * @example 2024-02-26T16:36:14.499Z
                              */
                             updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
                         };
                     };
                 };
@@ -2863,7 +2913,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Send `id` and the fields to change; `null` clears an optional field. referralId, walletId, createdAt, updatedAt, walletStatusSetBy cannot be updated. */
+        /** @description Send `id` and the fields to change; `null` clears an optional field. referralId, walletId, createdAt, updatedAt, walletStatusSetBy, erasedAt cannot be updated. */
         requestBody: {
             content: {
                 /**
@@ -2938,17 +2988,22 @@ export interface operations {
                              * @description All operations in KunaCore run on this wallet
                              */
                             walletId: string;
-                            email: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
                             phoneNumber: string | null;
-                            firstName: string;
-                            lastName: string;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
                             comment: string | null;
                             externalId: string | null;
                             /** Format: uuid */
                             referralId: string | null;
                             country: string;
-                            verificationDocumentId: string;
-                            residenceAddress: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
                             itn: string | null;
                             /**
                              * @description Case-sensitive
@@ -2972,6 +3027,11 @@ export interface operations {
                              * @example 2024-02-26T16:36:14.499Z
                              */
                             updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
                         };
                     };
                 };
@@ -3064,7 +3124,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `CUSTOMER_EMAIL_TAKEN`, `CUSTOMER_EXTERNAL_ID_TAKEN`, `VERSION_CONFLICT`, `IDEMPOTENCY_IN_PROGRESS` */
+            /** @description `CUSTOMER_EMAIL_TAKEN`, `CUSTOMER_EXTERNAL_ID_TAKEN`, `VERSION_CONFLICT`, `CUSTOMER_ERASED`, `IDEMPOTENCY_IN_PROGRESS` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3251,17 +3311,22 @@ export interface operations {
                              * @description All operations in KunaCore run on this wallet
                              */
                             walletId: string;
-                            email: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
                             phoneNumber: string | null;
-                            firstName: string;
-                            lastName: string;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
                             comment: string | null;
                             externalId: string | null;
                             /** Format: uuid */
                             referralId: string | null;
                             country: string;
-                            verificationDocumentId: string;
-                            residenceAddress: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
                             itn: string | null;
                             /**
                              * @description Case-sensitive
@@ -3285,6 +3350,11 @@ export interface operations {
                              * @example 2024-02-26T16:36:14.499Z
                              */
                             updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
                         };
                     };
                 };
@@ -3568,17 +3638,22 @@ export interface operations {
                              * @description All operations in KunaCore run on this wallet
                              */
                             walletId: string;
-                            email: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
                             phoneNumber: string | null;
-                            firstName: string;
-                            lastName: string;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
                             comment: string | null;
                             externalId: string | null;
                             /** Format: uuid */
                             referralId: string | null;
                             country: string;
-                            verificationDocumentId: string;
-                            residenceAddress: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
                             itn: string | null;
                             /**
                              * @description Case-sensitive
@@ -3602,6 +3677,11 @@ export interface operations {
                              * @example 2024-02-26T16:36:14.499Z
                              */
                             updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
                         }[];
                         meta: {
                             /** @description How many match the filters in all */
@@ -3873,10 +3953,10 @@ export interface operations {
                              */
                             occurredAt: string;
                             /**
-                             * @description create, update (/v2/customer/update), or wallet_status (the operator's wallet route)
+                             * @description create, update (/v2/customer/update), wallet_status (the operator's wallet route), or erase
                              * @enum {string}
                              */
-                            action: "create" | "update" | "wallet_status";
+                            action: "create" | "update" | "wallet_status" | "erase";
                             actor: {
                                 /** @enum {string} */
                                 type: "user" | "api_key" | "operator";
@@ -3890,9 +3970,9 @@ export interface operations {
                             };
                             /** @description The x-request-id of the request that made the change */
                             requestId: string;
-                            /** @description The wallet status reason, when the change set one */
+                            /** @description The wallet status reason, when the change set one, or the reason of an erasure */
                             reason: string | null;
-                            /** @description Each changed field with its old and new value (old is null on create) */
+                            /** @description Each changed field with its old and new value (old is null on create). Once the customer is erased, every old and new value reads null; an erase entry lists the erased fields without values. */
                             changes: {
                                 field: string;
                                 old: string | null;
@@ -4108,6 +4188,348 @@ export interface operations {
             };
         };
     };
+    customerErase: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response (2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: one operator scope). Repeating the request with the same key and body returns that response again, with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.
+                 * @example 5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": "d0eab186-19f1-446f-8b9e-739945941b89",
+                 *       "reason": "GDPR art. 17 request #4711"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description The customer to erase
+                     */
+                    id: string;
+                    /** @description Why (a data subject request, its reference): kept in the history */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Present when this is the stored response of an earlier request with the same Idempotency-Key: the status and body are the first response's, except that an error body's `requestId` is this request's own, like its `x-request-id` header. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description All operations in KunaCore run on this wallet
+                             */
+                            walletId: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
+                            phoneNumber: string | null;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
+                            comment: string | null;
+                            externalId: string | null;
+                            /** Format: uuid */
+                            referralId: string | null;
+                            country: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
+                            itn: string | null;
+                            /**
+                             * @description Case-sensitive
+                             * @enum {string}
+                             */
+                            walletStatus: "Active" | "Blocked" | "Suspicious";
+                            /**
+                             * @description Who set the current wallet status
+                             * @enum {string}
+                             */
+                            walletStatusSetBy: "institution" | "operator";
+                            /** @description Starts at 1 and grows by one with every change (fields or wallet status); the ETag header is "<id>:<version>" */
+                            version: number;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `CUSTOMER_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `CUSTOMER_ON_HOLD`, `IDEMPOTENCY_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_KEY_REUSED` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
     adminWalletStatus: {
         parameters: {
             query?: never;
@@ -4158,17 +4580,22 @@ export interface operations {
                              * @description All operations in KunaCore run on this wallet
                              */
                             walletId: string;
-                            email: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
                             phoneNumber: string | null;
-                            firstName: string;
-                            lastName: string;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
                             comment: string | null;
                             externalId: string | null;
                             /** Format: uuid */
                             referralId: string | null;
                             country: string;
-                            verificationDocumentId: string;
-                            residenceAddress: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
                             itn: string | null;
                             /**
                              * @description Case-sensitive
@@ -4192,6 +4619,11 @@ export interface operations {
                              * @example 2024-02-26T16:36:14.499Z
                              */
                             updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
                             /**
                              * Format: uuid
                              * @description The institution the customer belongs to
@@ -4529,17 +4961,22 @@ export interface operations {
                              * @description All operations in KunaCore run on this wallet
                              */
                             walletId: string;
-                            email: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
                             phoneNumber: string | null;
-                            firstName: string;
-                            lastName: string;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
                             comment: string | null;
                             externalId: string | null;
                             /** Format: uuid */
                             referralId: string | null;
                             country: string;
-                            verificationDocumentId: string;
-                            residenceAddress: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
                             itn: string | null;
                             /**
                              * @description Case-sensitive
@@ -4563,6 +5000,11 @@ export interface operations {
                              * @example 2024-02-26T16:36:14.499Z
                              */
                             updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
                             /**
                              * Format: uuid
                              * @description The institution the customer belongs to
@@ -4814,17 +5256,22 @@ export interface operations {
                              * @description All operations in KunaCore run on this wallet
                              */
                             walletId: string;
-                            email: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
                             phoneNumber: string | null;
-                            firstName: string;
-                            lastName: string;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
                             comment: string | null;
                             externalId: string | null;
                             /** Format: uuid */
                             referralId: string | null;
                             country: string;
-                            verificationDocumentId: string;
-                            residenceAddress: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
                             itn: string | null;
                             /**
                              * @description Case-sensitive
@@ -4848,6 +5295,11 @@ export interface operations {
                              * @example 2024-02-26T16:36:14.499Z
                              */
                             updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
                             /**
                              * Format: uuid
                              * @description The institution the customer belongs to
@@ -5113,10 +5565,10 @@ export interface operations {
                              */
                             occurredAt: string;
                             /**
-                             * @description create, update (/v2/customer/update), or wallet_status (the operator's wallet route)
+                             * @description create, update (/v2/customer/update), wallet_status (the operator's wallet route), or erase
                              * @enum {string}
                              */
-                            action: "create" | "update" | "wallet_status";
+                            action: "create" | "update" | "wallet_status" | "erase";
                             actor: {
                                 /** @enum {string} */
                                 type: "user" | "api_key" | "operator";
@@ -5130,9 +5582,9 @@ export interface operations {
                             };
                             /** @description The x-request-id of the request that made the change */
                             requestId: string;
-                            /** @description The wallet status reason, when the change set one */
+                            /** @description The wallet status reason, when the change set one, or the reason of an erasure */
                             reason: string | null;
-                            /** @description Each changed field with its old and new value (old is null on create) */
+                            /** @description Each changed field with its old and new value (old is null on create). Once the customer is erased, every old and new value reads null; an erase entry lists the erased fields without values. */
                             changes: {
                                 field: string;
                                 old: string | null;
@@ -5260,6 +5712,353 @@ export interface operations {
             };
             /** @description `UNSUPPORTED_MEDIA_TYPE` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `RATE_LIMITED` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `INTERNAL_ERROR` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `SERVICE_UNAVAILABLE` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+        };
+    };
+    adminCustomerErase: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Optional, 1-255 printable ASCII characters; a random UUID is best. The first completed response (2xx or 4xx) to a request with this key is stored for 24 hours, per caller's institution (operators: one operator scope). Repeating the request with the same key and body returns that response again, with `idempotent-replayed: true`, and changes nothing; the same key with another body or on another route is `422 IDEMPOTENCY_KEY_REUSED`; a repeat while the first is still running is `409 IDEMPOTENCY_IN_PROGRESS`. A 5xx is not stored: the request may be retried with the same key.
+                 * @example 5f0c2d1e-8b7a-4c3d-9e6f-1a2b3c4d5e6f
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": "d0eab186-19f1-446f-8b9e-739945941b89",
+                 *       "reason": "GDPR art. 17 request #4711"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description The customer to erase
+                     */
+                    id: string;
+                    /** @description Why (a data subject request, its reference): kept in the history */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Present when this is the stored response of an earlier request with the same Idempotency-Key: the status and body are the first response's, except that an error body's `requestId` is this request's own, like its `x-request-id` header. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description All operations in KunaCore run on this wallet
+                             */
+                            walletId: string;
+                            /** @description Null only once the customer is erased */
+                            email: string | null;
+                            phoneNumber: string | null;
+                            /** @description Null only once the customer is erased */
+                            firstName: string | null;
+                            /** @description Null only once the customer is erased */
+                            lastName: string | null;
+                            comment: string | null;
+                            externalId: string | null;
+                            /** Format: uuid */
+                            referralId: string | null;
+                            country: string;
+                            /** @description Null only once the customer is erased */
+                            verificationDocumentId: string | null;
+                            /** @description Null only once the customer is erased */
+                            residenceAddress: string | null;
+                            itn: string | null;
+                            /**
+                             * @description Case-sensitive
+                             * @enum {string}
+                             */
+                            walletStatus: "Active" | "Blocked" | "Suspicious";
+                            /**
+                             * @description Who set the current wallet status
+                             * @enum {string}
+                             */
+                            walletStatusSetBy: "institution" | "operator";
+                            /** @description Starts at 1 and grows by one with every change (fields or wallet status); the ETag header is "<id>:<version>" */
+                            version: number;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @example 2024-02-26T16:36:14.499Z
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description When the customer was erased (POST /v2/customer/erase): every personal field then reads null. Null otherwise.
+                             */
+                            erasedAt: string | null;
+                            /**
+                             * Format: uuid
+                             * @description The institution the customer belongs to
+                             */
+                            institutionId: string;
+                        };
+                    };
+                };
+            };
+            /** @description `VALIDATION_ERROR`, `INVALID_JSON` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNAUTHORIZED` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `FORBIDDEN` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `CUSTOMER_NOT_FOUND` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_IN_PROGRESS` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        /** @description The HTTP reason phrase of statusCode */
+                        error: string;
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        message: string;
+                        requestId: string;
+                        /** @description Present for validation errors: one entry per rejected field */
+                        details?: {
+                            field: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description `IDEMPOTENCY_KEY_REUSED` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
