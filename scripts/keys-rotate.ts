@@ -8,6 +8,7 @@
 // Exit codes: 0 done, 78 a key or configuration problem, 1 anything else (run it again to go on).
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { DataDirLockedError, lockDataDir, type DataDirLock } from '../src/db/data-dir-lock.js';
@@ -100,8 +101,8 @@ async function openDatabase(config: Config): Promise<{ db: Database; lock?: Data
   return { db: await openPglite(pgdata), lock };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'batch-size': { type: 'string' } } });
+async function rotate(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'batch-size': { type: 'string' } } });
   const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
     throw new Failure(
@@ -201,18 +202,33 @@ async function main(): Promise<void> {
     }
     throw error;
   } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     await db.close();
     lock?.release();
   }
 }
 
-main().catch((error: unknown) => {
-  const text =
-    error instanceof Failure
-      ? error.message
-      : error instanceof Error
-        ? (error.stack ?? error.message)
-        : String(error);
-  process.stderr.write(`keys:rotate: ${text}\n`);
-  process.exit(error instanceof Failure ? error.code : 1);
-});
+/**
+ * Runs the command with `args` (`--batch-size N`); resolves to its exit code, having printed any
+ * failure on stderr. Also `customercore keys rotate` (packages/cli).
+ */
+export async function keysRotate(args: string[], name = 'keys:rotate'): Promise<number> {
+  try {
+    await rotate(args);
+    return 0;
+  } catch (error) {
+    const text =
+      error instanceof Failure
+        ? error.message
+        : error instanceof Error
+          ? (error.stack ?? error.message)
+          : String(error);
+    process.stderr.write(`${name}: ${text}\n`);
+    return error instanceof Failure ? error.code : 1;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exit(await keysRotate(process.argv.slice(2)));
+}

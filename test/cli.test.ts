@@ -5,6 +5,7 @@
 import { CustomerCore } from '@customercore/client';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { buildProgram } from '../packages/cli/src/main.js';
 import { Progress } from '../packages/cli/src/progress.js';
+import { openPglite } from '../src/db/database.js';
+import { localKeyProvider } from '../src/platform/crypto/key-provider.js';
+import { openVault } from '../src/platform/crypto/vault.js';
 import { createRateLimits, defaultRateLimitOptions } from '../src/platform/rate-limits.js';
 import { engine, startTestApp, type TestApp } from './support/app.js';
 import { createApiKey, createInstitution, unique, type Institution } from './support/client.js';
@@ -445,6 +449,34 @@ describe(`customercore CLI against the real server (${engine})`, () => {
     assert.ok(applied.applied.includes('0001_institutions.sql'), first.stdout);
     const second = await customercore(['migrate', '--json'], { env: { ...env, DATA_DIR: dataDir } });
     assert.deepEqual(JSON.parse(second.stdout).applied, []);
+  });
+
+  it('when keys rotate runs on an embedded data directory, then the keys move to the new ENCRYPTION_KEY', async () => {
+    const dataDir = path.join(dir, 'keys-data');
+    const [oldKey, newKey] = [randomBytes(32).toString('base64'), randomBytes(32).toString('base64')];
+    const none = await customercore(['keys', 'rotate'], { env: { ...env, DATA_DIR: dataDir } });
+    assert.equal(none.code, 78, 'no key yet: a configuration problem');
+    assert.match(none.stderr, /customercore keys rotate: .*no key to re-wrap under/);
+
+    assert.equal((await customercore(['migrate'], { env: { ...env, DATA_DIR: dataDir } })).code, 0);
+    // As the service's first start does: the keyring, its index key wrapped by the old key.
+    const db = await openPglite(path.join(dataDir, 'pgdata'));
+    await openVault(db, localKeyProvider(Buffer.from(oldKey, 'base64')));
+    await db.close();
+
+    const rotated = await customercore(['keys', 'rotate', '--batch-size', '10'], {
+      env: { ...env, DATA_DIR: dataDir, ENCRYPTION_KEY: newKey, ENCRYPTION_PREVIOUS_KEYS: oldKey },
+    });
+    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.match(rotated.stdout, /Re-wrapped 1 key under key version \S+ .*1 keyring entry\); 0 left/);
+    assert.match(rotated.stdout, /ENCRYPTION_PREVIOUS_KEYS can now be removed/);
+    const reopened = await openPglite(path.join(dataDir, 'pgdata'));
+    try {
+      await openVault(reopened, localKeyProvider(Buffer.from(newKey, 'base64')));
+      await assert.rejects(openVault(reopened, localKeyProvider(Buffer.from(oldKey, 'base64'))));
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('when progress goes to a terminal, then it is one redrawn bar with rate and ETA', () => {

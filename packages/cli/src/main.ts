@@ -554,6 +554,23 @@ Exit codes: 0 ok · 1 the API refused the request · 2 usage · 3 not authentica
     );
 
   program
+    .command('keys')
+    .description('Encryption keys of the service installed here (docs/operations.md, "Encryption keys")')
+    .command('rotate')
+    .description(
+      "Re-wrap every data key under the current ENCRYPTION_KEY, in batches, with the service's own configuration (as npm run keys:rotate)",
+    )
+    .option('--batch-size <n>', 'customers per transaction (1-10000, default 500)', positiveInteger)
+    .action(async (options: { batchSize?: number }) => {
+      const { keysRotate } = await import('../../../scripts/keys-rotate.js');
+      const code = await keysRotate(
+        options.batchSize === undefined ? [] : ['--batch-size', String(options.batchSize)],
+        'customercore keys rotate',
+      );
+      if (code !== 0) setExit(code);
+    });
+
+  program
     .command('migrate')
     .description(
       'Apply the database migrations of the service installed here (DATABASE_URL, or the embedded database in DATA_DIR)',
