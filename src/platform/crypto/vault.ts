@@ -12,7 +12,14 @@
 // A sealed value is base64 of: format byte 1 · 12-byte nonce · ciphertext · 16-byte tag. Its
 // associated data names the customer and the field (for history also the version and side), so
 // a value copied to another row, column or entry fails to decrypt instead of reading as another's.
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  randomFillSync,
+} from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.js';
 import { KeyMismatchError, localKeyProvider, wrappedVersion, type KeyProvider } from './key-provider.js';
 
@@ -60,8 +67,24 @@ export const fieldLabel = (customerId: string, field: string) => `customer:${cus
 export const historyLabel = (customerId: string, version: number, field: string) =>
   `history:${customerId}:${version}:${field}`;
 
+// Nonces come from a pool of CSPRNG bytes refilled 4 KiB at a time, as Node's randomUUID() caches
+// its randomness: one getrandom() call per 341 nonces instead of one per value (a create seals
+// about twenty). Each nonce is used once, so GCM's uniqueness requirement is met as with
+// randomBytes(12) per call.
+const noncePool = Buffer.alloc(NONCE_BYTES * 341);
+let noncesLeft = 0;
+function nextNonce(): Buffer {
+  if (noncesLeft === 0) {
+    randomFillSync(noncePool);
+    noncesLeft = noncePool.length / NONCE_BYTES;
+  }
+  noncesLeft -= 1;
+  // A copy: the pool is overwritten at the next refill.
+  return Buffer.from(noncePool.subarray(noncesLeft * NONCE_BYTES, (noncesLeft + 1) * NONCE_BYTES));
+}
+
 function sealWith(key: Buffer, label: string, value: string): string {
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = nextNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.from(label));
   const body = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
