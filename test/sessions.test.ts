@@ -261,7 +261,8 @@ describe(`sessions (${engine})`, () => {
     // on the very next request (users.test.ts).
     const started = performance.now();
     while ((await find(session.accessToken)).status !== 401) {
-      if (performance.now() - started > 2000) assert.fail('the deactivation did not reach the instance within 2 s');
+      if (performance.now() - started > 2000)
+        assert.fail('the deactivation did not reach the instance within 2 s');
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
     assert.equal((await refresh(session.refreshToken)).status, 401);
