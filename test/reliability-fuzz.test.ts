@@ -951,7 +951,7 @@ describe('hostile input (property-based fuzzing of every route)', { timeout: 900
         .filter((row) =>
           textColumns
             .map((column) => row[column])
-            .filter((value) => value !== null && value !== undefined)
+            .filter((value): value is string => typeof value === 'string')
             .join('|')
             .includes('\uFFFD'),
         )
