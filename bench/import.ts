@@ -1,11 +1,15 @@
 // `npm run bench:import`: `customercore import` of a generated file against the create route's
 // own throughput at the same concurrency, on the built service (run as `npm start` runs it) on
 // PostgreSQL, in one run on one machine. Not a test: nothing is asserted.
-//   options: --rows 100000 --concurrency 16 --seconds 20 (the create route's load)
+//   options: --rows 100000 --concurrency 16
 //            --database-url postgres://postgres@127.0.0.1:5432/postgres --skip-build
-// The baseline is autocannon sending creates, each with its own Idempotency-Key as the importer
-// sends them, for --seconds; then the CLI imports --rows rows of a CSV at --concurrency. The
-// per-key rate budget is raised (RATE_LIMIT_API_KEY_PER_MINUTE and _PER_SECOND) so that neither is rate limited.
+// Both sides create the same number of customers on a database of their own, created empty for
+// each: the baseline is autocannon sending --rows creates, each with its own Idempotency-Key as
+// the importer sends them; then the CLI imports --rows rows of a CSV at --concurrency into a fresh
+// database. (A create costs more as the tables and their indexes grow: a baseline of a few seconds
+// on an empty table against an import that fills it to 100,000 rows compared two different
+// loads.) The per-key rate budget is raised (RATE_LIMIT_API_KEY_PER_MINUTE and _PER_SECOND) so
+// that neither is rate limited.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { closeSync, createWriteStream, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -24,7 +28,6 @@ const { values: args } = parseArgs({
   options: {
     rows: { type: 'string', default: '100000' },
     concurrency: { type: 'string', default: '16' },
-    seconds: { type: 'string', default: '20' },
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'skip-build': { type: 'boolean', default: false },
   },
@@ -44,8 +47,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function main(): Promise<void> {
-  if (!args['skip-build']) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+interface Bench {
+  baseUrl: string;
+  key: string;
+  stop(): Promise<void>;
+}
+
+/** The built service on a database of its own, created empty, with an institution and its API key. */
+async function startBench(work: string, name: string): Promise<Bench> {
   const admin = new pg.Client({ connectionString: args['database-url'] });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE}`);
@@ -54,10 +63,9 @@ async function main(): Promise<void> {
   const databaseUrl = new URL(args['database-url']);
   databaseUrl.pathname = `/${BENCH_DATABASE}`;
 
-  const work = mkdtempSync(path.join(tmpdir(), 'customercore-bench-import-'));
   const port = await freePort();
   const operator = { email: 'operator@bench.test', password: 'bench-operator-password' };
-  const log = openSync(path.join(work, 'service.log'), 'w');
+  const log = openSync(path.join(work, `service-${name}.log`), 'w');
   const service = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], {
     cwd: work,
     env: {
@@ -66,6 +74,7 @@ async function main(): Promise<void> {
       DATABASE_URL: databaseUrl.toString(),
       JWT_PRIVATE_KEY: generateSigningKeyPem(),
       WEBHOOK_SECRETS_KEY: randomBytes(32).toString('base64'),
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
       OPERATOR_EMAIL: operator.email,
       OPERATOR_PASSWORD: operator.password,
       LOG_LEVEL: 'info',
@@ -74,6 +83,11 @@ async function main(): Promise<void> {
     },
     stdio: ['ignore', log, log],
   });
+  const stop = async () => {
+    service.kill('SIGTERM');
+    await new Promise((resolve) => service.once('exit', resolve));
+    closeSync(log);
+  };
   const baseUrl = `http://127.0.0.1:${String(port)}`;
   try {
     for (let tries = 0; ; tries++) {
@@ -96,7 +110,18 @@ async function main(): Promise<void> {
       merchantId: institution.merchantId,
     });
     const { key } = await owner.apiKeys.create({ name: 'bench' });
+    return { baseUrl, key, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
 
+async function main(): Promise<void> {
+  if (!args['skip-build']) spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  const work = mkdtempSync(path.join(tmpdir(), 'customercore-bench-import-'));
+  let bench: Bench | undefined;
+  try {
     const fields = (n: number, tag: string) => ({
       email: `bench.${tag}.${String(n)}@example.test`,
       firstName: 'Alex',
@@ -106,7 +131,9 @@ async function main(): Promise<void> {
       residenceAddress: 'Champ de Mars, 5 Av. Anatole France, 75007 Paris, France',
     });
 
-    // The create route's own throughput.
+    // The create route's own throughput: --rows creates on an empty database.
+    bench = await startBench(work, 'route');
+    const { baseUrl, key } = bench;
     let n = 0;
     let failed = 0;
     const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -114,7 +141,7 @@ async function main(): Promise<void> {
         {
           url: baseUrl,
           connections: concurrency,
-          duration: Number(args.seconds),
+          amount: rows,
           requests: [
             {
               method: 'POST',
@@ -142,7 +169,12 @@ async function main(): Promise<void> {
     });
     const routeRps = (result.requests.total - failed) / result.duration;
 
-    // The importer on a file of `rows` rows.
+    await bench.stop();
+    bench = undefined;
+
+    // The importer on a file of `rows` rows, into an empty database of its own.
+    const importBench = await startBench(work, 'import');
+    bench = importBench;
     const file = path.join(work, 'customers.csv');
     const out = createWriteStream(file);
     out.write('email,firstName,lastName,country,verificationDocumentId,residenceAddress\n');
@@ -172,8 +204,8 @@ async function main(): Promise<void> {
         {
           env: {
             PATH: process.env.PATH ?? '',
-            CUSTOMERCORE_URL: baseUrl,
-            CUSTOMERCORE_API_KEY: key,
+            CUSTOMERCORE_URL: importBench.baseUrl,
+            CUSTOMERCORE_API_KEY: importBench.key,
             CUSTOMERCORE_CONFIG_DIR: path.join(work, 'config'),
           },
           stdio: ['ignore', 'pipe', 'inherit'],
@@ -211,9 +243,7 @@ async function main(): Promise<void> {
       ),
     );
   } finally {
-    service.kill('SIGTERM');
-    await new Promise((resolve) => service.once('exit', resolve));
-    closeSync(log);
+    await bench?.stop();
     rmSync(work, { recursive: true, force: true });
     const cleanup = new pg.Client({ connectionString: args['database-url'] });
     await cleanup.connect();
