@@ -5,22 +5,13 @@
 // or a value moved to another column, fails here as it would in the service.
 import type { Queryable } from '../../src/db/database.js';
 import { openChanges, sealedFields } from '../../src/modules/customers/customer-sealing.js';
-import type { StoredChange } from '../../src/modules/customers/customers.repository.js';
+import { fieldColumns, type StoredChange } from '../../src/modules/customers/customers.repository.js';
 import { fieldLabel, type Vault } from '../../src/platform/crypto/vault.js';
 
 export interface StoreReader {
   db: Queryable;
   vault: Vault;
 }
-
-/** The sealed fields' columns, by API name. */
-const sealedColumns: Record<(typeof sealedFields)[number], string> = {
-  email: 'email',
-  phoneNumber: 'phone_number',
-  verificationDocumentId: 'verification_document_id',
-  residenceAddress: 'residence_address',
-  itn: 'itn',
-};
 
 export type StoredCustomer = Record<string, unknown> & { id: string; institution_id: string };
 
@@ -55,7 +46,7 @@ async function openRow(vault: Vault, row: StoredCustomer): Promise<StoredCustome
   });
   const opened: StoredCustomer = { ...row };
   for (const field of sealedFields) {
-    const column = sealedColumns[field];
+    const column = fieldColumns[field];
     const value = row[column];
     if (typeof value === 'string') opened[column] = vault.open(key, fieldLabel(row.id, field), value);
   }

@@ -10,25 +10,12 @@ import type { Database, Queryable } from '../../db/database.js';
 import { blindIndexes, sealChanges, sealFields } from './customer-sealing.js';
 import {
   customerFields,
+  fieldColumns,
   type CustomerFields,
   type FieldChange,
   type StoredChange,
 } from './customers.repository.js';
 import type { CustomerStore } from './customers.service.js';
-
-const columnOf: Record<keyof CustomerFields, string> = {
-  email: 'email',
-  phoneNumber: 'phone_number',
-  firstName: 'first_name',
-  lastName: 'last_name',
-  comment: 'comment',
-  externalId: 'external_id',
-  referralId: 'referral_id',
-  country: 'country',
-  verificationDocumentId: 'verification_document_id',
-  residenceAddress: 'residence_address',
-  itn: 'itn',
-};
 
 export interface UpgradeProgress {
   sealed: number;
@@ -48,7 +35,7 @@ async function sealBatch(store: CustomerStore, batchSize: number): Promise<numbe
     await tx.query("SET LOCAL customercore.sealing_history = 'on'");
     const rows = await tx.query<CustomerFields & { institutionId: string; id: string }>(
       `SELECT institution_id AS "institutionId", id,
-              ${customerFields.map((field) => `${columnOf[field]} AS "${field}"`).join(', ')}
+              ${customerFields.map((field) => `${fieldColumns[field]} AS "${field}"`).join(', ')}
          FROM customers WHERE pii_format = 0 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
       [batchSize],
     );

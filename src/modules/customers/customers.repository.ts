@@ -9,7 +9,7 @@ import type { WalletStatus, WalletStatusSetBy } from './customers.schemas.js';
 export type Tenant = { kind: 'institution'; institutionId: string } | { kind: 'operator' };
 
 /** Customer fields as columns; the keys are the API names. */
-const fieldColumns = {
+export const fieldColumns = {
   email: 'email',
   phoneNumber: 'phone_number',
   firstName: 'first_name',

@@ -6,9 +6,8 @@
 // Stored form: version byte 1 · 8-byte key id · 12-byte nonce · ciphertext · 16-byte tag. The key
 // id (the first bytes of the key's SHA-256) names the key a value was made with, for a future
 // rotation of the key itself.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { dataDirKey, gcmOpen, gcmSeal } from '../../platform/crypto/aes-gcm.js';
 
 const FORMAT_VERSION = 1;
 const SECRET_PREFIX = 'whsec_';
@@ -33,38 +32,17 @@ export function createSecretBox(keyBase64: string): SecretBox {
   const key = Buffer.from(keyBase64, 'base64');
   if (key.length !== 32) throw new Error('The webhook secrets key must be 32 bytes');
   const keyId = createHash('sha256').update(key).digest().subarray(0, 8);
+  const header = Buffer.concat([Buffer.from([FORMAT_VERSION]), keyId]);
   return {
-    seal(secret, endpoint) {
-      const nonce = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, nonce);
-      cipher.setAAD(associatedData(endpoint));
-      const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
-      return Buffer.concat([Buffer.from([FORMAT_VERSION]), keyId, nonce, body, cipher.getAuthTag()]);
-    },
+    seal: (secret, endpoint) => Buffer.concat([header, gcmSeal(key, associatedData(endpoint), secret)]),
     open(sealed, endpoint) {
-      if (sealed[0] !== FORMAT_VERSION || !sealed.subarray(1, 9).equals(keyId)) {
+      if (!sealed.subarray(0, header.length).equals(header)) {
         throw new Error('The webhook secret was sealed with another key than WEBHOOK_SECRETS_KEY');
       }
-      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(9, 21));
-      decipher.setAAD(associatedData(endpoint));
-      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-      return Buffer.concat([
-        decipher.update(sealed.subarray(21, sealed.length - 16)),
-        decipher.final(),
-      ]).toString('utf8');
+      return gcmOpen(key, associatedData(endpoint), sealed.subarray(header.length)).toString('utf8');
     },
   };
 }
 
 /** The data directory's key (base64), created (mode 0600) on first start. */
-export function dataDirSecretsKey(dataDir: string): string {
-  const file = path.join(dataDir, 'webhook-secrets.key');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const key = randomBytes(32).toString('base64');
-    writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-    return key;
-  }
-}
+export const dataDirSecretsKey = (dataDir: string): string => dataDirKey(dataDir, 'webhook-secrets.key');

@@ -8,9 +8,8 @@
 // (ENCRYPTION_KEY / ENCRYPTION_KEY_FILE, ENCRYPTION_PREVIOUS_KEYS) or from a file generated into
 // the data directory. A KMS or Vault Transit provider implements the same four members with the
 // service's encrypt/decrypt calls (docs/decisions.md, "Personal data at rest").
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { createHmac } from 'node:crypto';
+import { dataDirKey, gcmOpen, gcmSeal } from './aes-gcm.js';
 
 export interface KeyProvider {
   /** The version new keys are wrapped with. */
@@ -25,8 +24,6 @@ export interface KeyProvider {
 
 const FORMAT = 1;
 const VERSION_BYTES = 8;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 
 /** A key's version: a keyed hash of a constant, so it names the key without revealing it. */
 export const keyVersionOf = (key: Buffer): string =>
@@ -64,19 +61,8 @@ export function localKeyProvider(current: Buffer, previous: readonly Buffer[] = 
     currentVersion,
     versions: [...keys.keys()],
     wrap(key, context) {
-      const nonce = randomBytes(NONCE_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', current, nonce);
-      cipher.setAAD(Buffer.from(context));
-      const body = Buffer.concat([cipher.update(key), cipher.final()]);
-      return Promise.resolve(
-        Buffer.concat([
-          Buffer.from([FORMAT]),
-          Buffer.from(currentVersion, 'hex'),
-          nonce,
-          body,
-          cipher.getAuthTag(),
-        ]),
-      );
+      const header = Buffer.concat([Buffer.from([FORMAT]), Buffer.from(currentVersion, 'hex')]);
+      return Promise.resolve(Buffer.concat([header, gcmSeal(current, context, key)]));
     },
     unwrap(wrapped, context) {
       const kek = wrapped[0] === FORMAT ? keys.get(wrappedVersion(wrapped)) : undefined;
@@ -87,17 +73,8 @@ export function localKeyProvider(current: Buffer, previous: readonly Buffer[] = 
           ),
         );
       }
-      const start = 1 + VERSION_BYTES;
-      const decipher = createDecipheriv('aes-256-gcm', kek, wrapped.subarray(start, start + NONCE_BYTES));
-      decipher.setAAD(Buffer.from(context));
-      decipher.setAuthTag(wrapped.subarray(wrapped.length - TAG_BYTES));
       try {
-        return Promise.resolve(
-          Buffer.concat([
-            decipher.update(wrapped.subarray(start + NONCE_BYTES, wrapped.length - TAG_BYTES)),
-            decipher.final(),
-          ]),
-        );
+        return Promise.resolve(gcmOpen(kek, context, wrapped.subarray(1 + VERSION_BYTES)));
       } catch {
         return Promise.reject(new KeyMismatchError('a wrapped key failed authentication'));
       }
@@ -106,14 +83,4 @@ export function localKeyProvider(current: Buffer, previous: readonly Buffer[] = 
 }
 
 /** The data directory's key (base64), created (mode 0600) on first start. */
-export function dataDirEncryptionKey(dataDir: string): string {
-  const file = path.join(dataDir, 'encryption.key');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    const key = randomBytes(32).toString('base64');
-    writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-    return key;
-  }
-}
+export const dataDirEncryptionKey = (dataDir: string): string => dataDirKey(dataDir, 'encryption.key');

@@ -12,20 +12,12 @@
 // A sealed value is base64 of: format byte 1 · 12-byte nonce · ciphertext · 16-byte tag. Its
 // associated data names the customer and the field (for history also the version and side), so
 // a value copied to another row, column or entry fails to decrypt instead of reading as another's.
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  hkdfSync,
-  randomBytes,
-  randomFillSync,
-} from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { Database, Queryable } from '../../db/database.js';
+import { gcmOpen, gcmSeal } from './aes-gcm.js';
 import { KeyMismatchError, localKeyProvider, wrappedVersion, type KeyProvider } from './key-provider.js';
 
 const FORMAT = 1;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
 const INDEX_KEY_PURPOSE = 'blind-index';
 // One key for every instance; any constant works (migrate.ts uses another).
 const KEYRING_LOCK_KEY = 727_115_013;
@@ -67,42 +59,14 @@ export const fieldLabel = (customerId: string, field: string) => `customer:${cus
 export const historyLabel = (customerId: string, version: number, field: string) =>
   `history:${customerId}:${version}:${field}`;
 
-// Nonces come from a pool of CSPRNG bytes refilled 4 KiB at a time, as Node's randomUUID() caches
-// its randomness: one getrandom() call per 341 nonces instead of one per value (a create seals
-// about twenty). Each nonce is used once, so GCM's uniqueness requirement is met as with
-// randomBytes(12) per call.
-const noncePool = Buffer.alloc(NONCE_BYTES * 341);
-let noncesLeft = 0;
-function nextNonce(): Buffer {
-  if (noncesLeft === 0) {
-    randomFillSync(noncePool);
-    noncesLeft = noncePool.length / NONCE_BYTES;
-  }
-  noncesLeft -= 1;
-  // A copy: the pool is overwritten at the next refill.
-  return Buffer.from(noncePool.subarray(noncesLeft * NONCE_BYTES, (noncesLeft + 1) * NONCE_BYTES));
-}
-
 function sealWith(key: Buffer, label: string, value: string): string {
-  const nonce = nextNonce();
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(label));
-  const body = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
-  return Buffer.concat([Buffer.from([FORMAT]), nonce, body, cipher.getAuthTag()]).toString('base64');
+  return Buffer.concat([Buffer.from([FORMAT]), gcmSeal(key, label, value)]).toString('base64');
 }
 
 function openWith(key: Buffer, label: string, sealed: string): string {
   const bytes = Buffer.from(sealed, 'base64');
-  if (bytes[0] !== FORMAT || bytes.length < 1 + NONCE_BYTES + TAG_BYTES) {
-    throw new Error('Not a sealed value');
-  }
-  const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(1, 1 + NONCE_BYTES));
-  decipher.setAAD(Buffer.from(label));
-  decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-  return Buffer.concat([
-    decipher.update(bytes.subarray(1 + NONCE_BYTES, bytes.length - TAG_BYTES)),
-    decipher.final(),
-  ]).toString('utf8');
+  if (bytes[0] !== FORMAT) throw new Error('Not a sealed value');
+  return gcmOpen(key, label, bytes.subarray(1)).toString('utf8');
 }
 
 /** The vault over keys already loaded: the provider and the unwrapped blind-index key. */
