@@ -10,7 +10,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'packages/cli/bin/*.js'] },
+        projectService: { allowDefaultProject: ['*.js', 'packages/cli/bin/*.js', 'src/console/assets/*.js'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -48,5 +48,14 @@ export default tseslint.config(
   {
     files: ['*.js', 'packages/cli/bin/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // The console's one script, served as it is to browsers (no build step).
+    files: ['src/console/assets/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', fetch: 'readonly' },
+    },
   },
 );

@@ -2,13 +2,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Database } from './db/database.js';
+import { consoleRoutes } from './console/console.routes.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import {
   CREDENTIALS_CHANNEL,
   createCredentialCache,
   type CredentialCache,
 } from './modules/auth/credential-cache.js';
-import { createAccessTokenVerifier } from './modules/auth/auth.service.js';
+import { createAccessTokenVerifier, type ConsoleSessionSettings } from './modules/auth/auth.service.js';
 import type { AccessTokens } from './modules/auth/access-tokens.js';
 import { apiKeysRoutes } from './modules/api-keys/api-keys.routes.js';
 import { createApiKeyAuthenticator } from './modules/api-keys/api-keys.service.js';
@@ -33,6 +34,7 @@ import { registerOpenApi } from './platform/openapi.js';
 import { registerSecurityHeaders } from './platform/security-headers.js';
 import { requestIdOf } from './platform/request-id.js';
 import { schemaKeywords } from './platform/schema-keywords.js';
+import { ajvOptions } from './platform/validation.js';
 
 export interface AppDeps {
   db: Database;
@@ -54,12 +56,15 @@ export interface AppDeps {
   idempotencyLeaseMs?: number;
   /** Seals and opens customers' personal data (src/platform/crypto/vault.ts). */
   vault: Vault;
+  /** The console's session timeouts; 15 minutes idle and 8 hours in all when absent. */
+  console?: ConsoleSessionSettings;
 }
 
 export async function buildApp(appDeps: AppDeps) {
   const deps = {
     ...appDeps,
     rateLimits: appDeps.rateLimits ?? createRateLimits(defaultRateLimitOptions),
+    console: appDeps.console ?? { idleTimeoutSeconds: 15 * 60, lifetimeSeconds: 8 * 3600 },
     webhooks: appDeps.webhooks ?? {
       secretBox: createSecretBox(randomBytes(32).toString('base64')),
       allowPrivateNetworks: false,
@@ -80,14 +85,7 @@ export async function buildApp(appDeps: AppDeps) {
     // While closing, new requests get the contract's 503 body from the hook below instead.
     return503OnClosing: false,
     ajv: {
-      customOptions: {
-        allErrors: true,
-        coerceTypes: false,
-        removeAdditional: false,
-        useDefaults: true,
-        strict: true,
-        keywords: ['example'],
-      },
+      customOptions: { ...ajvOptions, keywords: [...ajvOptions.keywords] },
       // Runs after ajv-formats is added, so that our formats replace its versions.
       onCreate: schemaKeywords,
     },
@@ -155,6 +153,8 @@ export async function buildApp(appDeps: AppDeps) {
   operatorRoutes(app, deps);
   usersRoutes(app, deps);
   webhooksRoutes(app, deps);
+  // The second edge: the back-office console's pages, over the same services.
+  await consoleRoutes(app, deps);
 
   await app.ready();
   return app;

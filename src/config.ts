@@ -63,6 +63,10 @@ export interface Config {
   /** Port of the Prometheus /metrics endpoint, a server of its own; undefined: no metrics. */
   readonly metricsPort: number | undefined;
   readonly metricsHost: string;
+  /** The console ends a session nothing was done in for this long (CONSOLE_IDLE_TIMEOUT, ms). */
+  readonly consoleIdleTimeoutMs: number;
+  /** And every session this long after sign-in (CONSOLE_SESSION_LIFETIME, ms). */
+  readonly consoleSessionLifetimeMs: number;
 }
 
 export class ConfigError extends Error {
@@ -389,5 +393,7 @@ export function loadConfig(env: Env, readFile: (file: string) => string): Config
     metricsPort:
       text(env, 'METRICS_PORT') === undefined ? undefined : integer(env, 'METRICS_PORT', 0, 0, 65535),
     metricsHost: text(env, 'METRICS_HOST') ?? '127.0.0.1',
+    consoleIdleTimeoutMs: duration(env, 'CONSOLE_IDLE_TIMEOUT', '15m', 10_000),
+    consoleSessionLifetimeMs: duration(env, 'CONSOLE_SESSION_LIFETIME', '8h', 60_000),
   });
 }

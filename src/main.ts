@@ -176,6 +176,10 @@ async function main(): Promise<void> {
     metrics,
     idempotencyLeaseMs: config.idempotencyLeaseMs,
     vault,
+    console: {
+      idleTimeoutSeconds: Math.ceil(config.consoleIdleTimeoutMs / 1000),
+      lifetimeSeconds: Math.ceil(config.consoleSessionLifetimeMs / 1000),
+    },
   });
   const dispatcher = await startWebhookDispatcher({
     db,

@@ -12,7 +12,8 @@ import type { Database } from './database.js';
 // Any constant works; it only has to be the same for every instance of this service.
 const MIGRATION_LOCK_KEY = 727_115_001;
 
-function packageRoot(): string {
+/** The directory of the service's package.json (migrations and console assets live under it). */
+export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'package.json'))) {
     const parent = path.dirname(dir);

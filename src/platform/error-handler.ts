@@ -98,7 +98,7 @@ function describe(error: AjvError): FieldProblem {
   }
 }
 
-function validationFailed(errors: AjvError[]): AppError {
+export function validationFailed(errors: readonly AjvError[]): AppError {
   const seen = new Set<string>();
   const details: FieldProblem[] = [];
   // A non-updatable field is also an unknown one; say the more useful thing.

@@ -64,7 +64,7 @@ function unstorable(text: string): string | undefined {
  * The first unstorable string among a value's keys and strings, searched with a work list rather
  * than recursion: a body may nest thousands of levels deep within 64 KiB.
  */
-function firstUnstorable(root: unknown): string | undefined {
+export function firstUnstorable(root: unknown): string | undefined {
   const pending: unknown[] = [root];
   while (pending.length > 0) {
     const value = pending.pop();

@@ -11,6 +11,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createAccessTokens, type AccessTokens } from '../../src/modules/auth/access-tokens.js';
 import { generateSigningKeyPem, signingKeyFromPem } from '../../src/modules/auth/signing-key.js';
 import { hashPassword } from '../../src/modules/auth/passwords.js';
+import type { ConsoleSessionSettings } from '../../src/modules/auth/auth.service.js';
 import { insertOperatorIfAbsent } from '../../src/modules/users/users.repository.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { localKeyProvider } from '../../src/platform/crypto/key-provider.js';
@@ -95,6 +96,7 @@ export async function startTestApp(
     rateLimits?: RateLimits;
     webhooks?: Partial<WebhookSettings>;
     metrics?: Metrics;
+    console?: ConsoleSessionSettings;
   } = {},
 ): Promise<TestApp> {
   const database = options.database ?? (await openTestDatabase());
@@ -174,6 +176,7 @@ export async function buildAppOn(
     webhooks?: WebhookSettings;
     metrics?: Metrics;
     vault?: Vault;
+    console?: ConsoleSessionSettings;
   } = {},
 ): Promise<{
   app: Awaited<ReturnType<typeof buildApp>>;
@@ -208,6 +211,7 @@ export async function buildAppOn(
     ...(options.rateLimits === undefined ? {} : { rateLimits: options.rateLimits }),
     ...(options.webhooks === undefined ? {} : { webhooks: options.webhooks }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.console === undefined ? {} : { console: options.console }),
   });
   const sensitive = new Set<string>();
   watchInjections(app, sensitive);

@@ -5,8 +5,14 @@ import type { Database } from '../../db/database.js';
 import { AppError, unauthorized } from '../../platform/errors.js';
 import type { Principal } from '../../platform/principal.js';
 import type { RateLimits } from '../../platform/rate-limits.js';
-import { findInstitutionUserByEmail, findOperatorByEmail, type UserRow } from '../users/users.repository.js';
+import {
+  findInstitutionUserByEmail,
+  findOperatorByEmail,
+  findPasswordHash,
+  type UserRow,
+} from '../users/users.repository.js';
 import type { AccessTokens, AccessTokenSubject } from './access-tokens.js';
+import { insertConsoleSession, touchSession } from './console-sessions.repository.js';
 import type { CredentialCache } from './credential-cache.js';
 import { verifyPassword } from './passwords.js';
 import { generateSecret, hashSecret } from './secrets.js';
@@ -62,10 +68,15 @@ async function issuePair(
   return { accessToken: access.token, refreshToken, tokenType: 'Bearer', expiresIn: access.expiresIn };
 }
 
-export async function login(
+/**
+ * Checks a login's email and password (and institution, for institution users) under the login
+ * rate limits; every failure is the same INVALID_CREDENTIALS. Shared by the API's login and the
+ * console's sign-in, so both refuse and count alike.
+ */
+async function checkCredentials(
   deps: AuthDeps,
   input: { merchantId: string | undefined; email: string; password: string; clientAddress: string },
-): Promise<TokenPair> {
+): Promise<ActiveSession> {
   // Checked before the password: while blocked, even the right password is refused.
   const account = { merchantId: input.merchantId, email: input.email };
   await deps.rateLimits.checkLogin(account, input.clientAddress);
@@ -101,7 +112,14 @@ export async function login(
     throw invalidCredentials();
   }
   await deps.rateLimits.recordLoginSuccess(account);
+  return active;
+}
 
+export async function login(
+  deps: AuthDeps,
+  input: { merchantId: string | undefined; email: string; password: string; clientAddress: string },
+): Promise<TokenPair> {
+  const active = await checkCredentials(deps, input);
   const refreshToken = generateSecret(REFRESH_TOKEN_PREFIX);
   const sessionId = await deps.db.transaction(async (tx) => {
     const id = await insertSession(tx, active.userId);
@@ -113,6 +131,90 @@ export async function login(
     return id;
   });
   return issuePair(deps, subjectOf(active, sessionId), refreshToken);
+}
+
+// ---- console sessions ----
+
+export interface ConsoleSessionSettings {
+  /** Ends a session nothing was done in for this long (CONSOLE_IDLE_TIMEOUT). */
+  idleTimeoutSeconds: number;
+  /** Ends every session this long after sign-in, however active (CONSOLE_SESSION_LIFETIME). */
+  lifetimeSeconds: number;
+}
+
+const CONSOLE_TOKEN_PREFIX = 'ccc_';
+
+/**
+ * Signs in to the console: the same check as the API's login, then a login session reached by a
+ * cookie's secret (returned; only its hash is stored).
+ */
+export async function openConsoleSession(
+  deps: AuthDeps & { console: ConsoleSessionSettings },
+  input: { merchantId: string | undefined; email: string; password: string; clientAddress: string },
+): Promise<{ token: string; user: ActiveSession }> {
+  const active = await checkCredentials(deps, input);
+  const token = generateSecret(CONSOLE_TOKEN_PREFIX);
+  await deps.db.transaction(async (tx) => {
+    const sessionId = await insertSession(tx, active.userId);
+    await insertConsoleSession(tx, {
+      tokenHash: hashSecret(token),
+      sessionId,
+      lifetimeSeconds: deps.console.lifetimeSeconds,
+    });
+  });
+  return { token, user: active };
+}
+
+/** The principal of a console cookie whose session is still open; marks the session as used. */
+export async function resumeConsoleSession(
+  deps: { db: Database; console: ConsoleSessionSettings },
+  token: string,
+): Promise<{ principal: Principal; endsAt: Date; institutionTitle: string | null } | undefined> {
+  if (!token.startsWith(CONSOLE_TOKEN_PREFIX)) return undefined;
+  const session = await touchSession(deps.db, hashSecret(token), deps.console.idleTimeoutSeconds);
+  if (session === undefined) return undefined;
+  const { sessionId, userId, email } = session;
+  const principal: Principal | undefined =
+    session.role === 'Operator'
+      ? { kind: 'operator', userId, email, sessionId }
+      : session.institutionId === null
+        ? undefined
+        : {
+            kind: 'user',
+            userId,
+            email,
+            role: session.role,
+            institutionId: session.institutionId,
+            sessionId,
+          };
+  return principal === undefined
+    ? undefined
+    : { principal, endsAt: session.endsAt, institutionTitle: session.institutionTitle };
+}
+
+/**
+ * Step-up: the signed-in user's password again, before an action that needs it (the operator's
+ * lock). Wrong answers count against the account as failed logins do, so the step-up cannot be
+ * used to guess a password faster than the sign-in page.
+ */
+export async function confirmPassword(
+  deps: AuthDeps,
+  input: {
+    userId: string;
+    account: { merchantId: string | undefined; email: string };
+    password: string;
+    clientAddress: string;
+  },
+): Promise<void> {
+  await deps.rateLimits.checkLogin(input.account, input.clientAddress);
+  const hash = await findPasswordHash(deps.db, input.userId);
+  if (!(await verifyPassword(hash, input.password))) {
+    await deps.rateLimits.recordLoginFailure(input.account, input.clientAddress);
+    throw new AppError('INVALID_CREDENTIALS', 'The password is not correct', [
+      { field: 'password', message: 'is not correct' },
+    ]);
+  }
+  await deps.rateLimits.recordLoginSuccess(input.account);
 }
 
 type RefreshOutcome =

@@ -17,6 +17,12 @@ import {
   sealNewCustomer,
   type OpenedCustomer,
 } from './customer-sealing.js';
+import {
+  findAccess,
+  insertAccess,
+  type AccessEntry,
+  type AccessFilters,
+} from './customer-access.repository.js';
 import { checkPrecondition, type Precondition } from './customer-versions.js';
 import {
   customerFields,
@@ -530,4 +536,53 @@ export async function eraseCustomer(
   // After the commit, as every change does: wakes the dispatchers for the customer.erased deliveries.
   announceDeliveries(store.db, queued);
   return erased;
+}
+
+// ---- data access (the console's reveal) ----
+
+/** The fields the console masks until a person reveals them (and the reveal is recorded). */
+export const maskedFields = [
+  'email',
+  'phoneNumber',
+  'verificationDocumentId',
+  'residenceAddress',
+  'itn',
+] as const;
+export type MaskedField = (typeof maskedFields)[number];
+
+/**
+ * A customer, for a person who asked to see some of its masked fields: the access is recorded
+ * (who, when, which customer, which fields) in the transaction that reads the customer.
+ */
+export async function revealCustomer(
+  store: CustomerStore,
+  tenant: Tenant,
+  context: ChangeContext,
+  input: { id: string; fields: readonly MaskedField[] },
+): Promise<AdminCustomer> {
+  return store.db.transaction(async (tx) => {
+    const opened = await findOpened(store, tx, tenant, { id: input.id });
+    if (opened === undefined) throw customerNotFound();
+    const customer = opened.row;
+    await insertAccess(tx, {
+      institutionId: customer.institutionId,
+      customerId: customer.id,
+      actor: context.actor,
+      fields: input.fields,
+      requestId: context.requestId,
+    });
+    return toAdminCustomer(customer);
+  });
+}
+
+/** The data access log, newest first: an institution sees only its own customers' entries. */
+export async function findDataAccess(
+  store: CustomerStore,
+  tenant: Tenant,
+  filters: Omit<AccessFilters, 'institutionId'> & { institutionId?: string },
+  page: { take: number; before?: { occurredAt: Date; id: string } },
+): Promise<AccessEntry[]> {
+  const scoped =
+    tenant.kind === 'institution' ? { ...filters, institutionId: tenant.institutionId } : filters;
+  return findAccess(store.db, scoped, page);
 }

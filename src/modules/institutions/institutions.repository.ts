@@ -14,3 +14,10 @@ export async function insertInstitution(db: Queryable, title: string): Promise<I
     ),
   );
 }
+
+/** Every institution, by title: the operator's console lists them and filters by them. */
+export async function listInstitutions(db: Queryable): Promise<InstitutionRow[]> {
+  return db.query<InstitutionRow & Record<string, unknown>>(
+    'SELECT id, title, created_at FROM institutions ORDER BY title, id',
+  );
+}

@@ -3,7 +3,7 @@ import type { Database } from '../../db/database.js';
 import { generatePassword, hashPassword } from '../auth/passwords.js';
 import { insertUser } from '../users/users.repository.js';
 import type { CreateInstitutionBody, InstitutionCreated } from './institutions.schemas.js';
-import { insertInstitution } from './institutions.repository.js';
+import { insertInstitution, listInstitutions } from './institutions.repository.js';
 
 export async function createInstitution(
   db: Database,
@@ -28,4 +28,14 @@ export async function createInstitution(
       owner: { id: owner.id, email: owner.email, password: generated },
     };
   });
+}
+
+export async function findInstitutions(
+  db: Database,
+): Promise<{ id: string; title: string; createdAt: string }[]> {
+  return (await listInstitutions(db)).map((row) => ({
+    id: row.id,
+    title: row.title,
+    createdAt: row.created_at.toISOString(),
+  }));
 }

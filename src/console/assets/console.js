@@ -1,0 +1,55 @@
+// The console works without this file; it only adds the warning before the idle timeout (with a
+// button that keeps the session open) and moves focus to a form's error summary.
+'use strict';
+
+(function () {
+  var WARN_BEFORE_MS = 2 * 60 * 1000;
+  var body = document.body;
+  var warning = document.getElementById('session-warning');
+  var timer;
+
+  function schedule(endsAt) {
+    if (!warning || !endsAt) return;
+    window.clearTimeout(timer);
+    var ends = Date.parse(endsAt);
+    var tick = function () {
+      var left = ends - Date.now();
+      if (left <= 0) {
+        window.location.assign(
+          '/console/sign-in?notice=expired&next=' + encodeURIComponent(location.pathname + location.search),
+        );
+        return;
+      }
+      if (left <= WARN_BEFORE_MS) {
+        var seconds = Math.ceil(left / 1000);
+        warning.querySelector('[data-countdown]').textContent =
+          seconds > 60 ? Math.ceil(seconds / 60) + ' minutes' : seconds + ' seconds';
+        warning.hidden = false;
+      }
+      timer = window.setTimeout(tick, left <= WARN_BEFORE_MS ? 1000 : left - WARN_BEFORE_MS);
+    };
+    tick();
+  }
+
+  if (warning) {
+    var button = warning.querySelector('[data-keep-alive]');
+    button.addEventListener('click', function () {
+      fetch('/console/session', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+        .then(function (response) {
+          if (!response.ok) throw new Error('session ended');
+          return response.json();
+        })
+        .then(function (session) {
+          warning.hidden = true;
+          schedule(session.endsAt);
+        })
+        .catch(function () {
+          window.location.assign('/console/sign-in?notice=expired');
+        });
+    });
+  }
+  schedule(body.getAttribute('data-session-ends-at'));
+
+  var summary = document.querySelector('[data-focus-on-load]');
+  if (summary) summary.focus();
+})();
