@@ -98,6 +98,9 @@ const pageHeaders = Object.freeze({
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'cache-control': 'no-store',
+  // Not the API's no-referrer: with it, browsers send `Origin: null` on the console's own forms,
+  // which the cross-origin check must then refuse. Nothing leaves for other sites either way.
+  'referrer-policy': 'same-origin',
 });
 
 const PAGE_SIZE = 20;
@@ -112,6 +115,7 @@ const validateUpdate = compileValidator(UpdateCustomerBody);
 const assets: Record<string, string> = {
   'console.css': 'text/css; charset=utf-8',
   'console.js': 'text/javascript; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
 };
 
 function viewerOf(request: FastifyRequest): Viewer {
@@ -255,6 +259,10 @@ const searchFieldOf: Record<string, string> = {
 export async function consoleRoutes(app: App, deps: ConsoleDeps): Promise<void> {
   await app.register(
     async (console) => {
+      // Pages, not API operations: kept out of /openapi.json.
+      console.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, hide: true };
+      });
       await console.register(cookie);
       console.decorateRequest('viewer', undefined);
       // Forms arrive URL-encoded; the same storability rules as a JSON body apply to their values.

@@ -63,7 +63,16 @@ export function CustomersPage(props: {
             An email, a phone number (+…), a customer or wallet id, or an externalId finds that customer;
             anything else searches names.
           </p>
-          <input id="q" name="q" type="search" value={search.q} aria-describedby="q-hint" autofocus />
+          {/* autocomplete off: so that Back shows the term of that page, not the last one typed */}
+          <input
+            id="q"
+            name="q"
+            type="search"
+            value={search.q}
+            aria-describedby="q-hint"
+            autocomplete="off"
+            autofocus
+          />
         </div>
         <div class="filters">
           {props.institutions === undefined ? (

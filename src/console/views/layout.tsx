@@ -78,6 +78,7 @@ export function Page(options: PageOptions) {
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <meta name="color-scheme" content="light dark" />
           <title safe>{`${options.title} · CustomerCore`}</title>
+          <link rel="icon" href="/console/assets/favicon.svg" type="image/svg+xml" />
           <link rel="stylesheet" href="/console/assets/console.css" />
           <script src="/console/assets/console.js" defer></script>
         </head>
