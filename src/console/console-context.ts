@@ -1,0 +1,78 @@
+// What every console page shares: its dependencies, who may open it, the signed-in viewer, and
+// how a page is rendered and its form fields read.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthDeps, ConsoleSessionSettings } from '../modules/auth/auth.service.js';
+import type { Tenant } from '../modules/customers/customers.repository.js';
+import type { CustomerStore } from '../modules/customers/customers.service.js';
+import { isAllowed, type Permission, type Principal } from '../platform/principal.js';
+import type { Viewer } from './views/layout.js';
+
+export type ConsoleDeps = CustomerStore & AuthDeps & { console: ConsoleSessionSettings };
+
+/**
+ * Who may open a console route: anyone (sign-in), any signed-in person, the operator, or those who
+ * may read (the operator, and every institution role) or change (Owners and Admins) customers.
+ */
+export type ConsoleAccess = 'anyone' | 'signed-in' | 'operator' | 'read' | 'write';
+
+const permissionOf: Record<'operator' | 'read' | 'write', Permission> = {
+  operator: 'operator',
+  read: 'customers:read',
+  write: 'customers:write',
+};
+
+export function mayUse(principal: Principal, access: 'operator' | 'read' | 'write'): boolean {
+  if (access === 'read' && principal.kind === 'operator') return true;
+  return isAllowed(principal, permissionOf[access]);
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    consoleAccess?: ConsoleAccess;
+  }
+  interface FastifyRequest {
+    viewer: Viewer | undefined;
+  }
+}
+
+export const PAGE_SIZE = 20;
+
+export function viewerOf(request: FastifyRequest): Viewer {
+  if (request.viewer === undefined) throw new Error('viewerOf called on a route open to anyone');
+  return request.viewer;
+}
+
+export const tenantOf = (principal: Principal): Tenant =>
+  principal.kind === 'operator'
+    ? { kind: 'operator' }
+    : { kind: 'institution', institutionId: principal.institutionId };
+
+export function render(reply: FastifyReply, html: JSX.Element, status = 200) {
+  return reply.status(status).type('text/html; charset=utf-8').send(html);
+}
+
+/** A form field or query parameter as one string ('' when absent or sent twice). */
+export function text(source: unknown, name: string): string {
+  const value = (source as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : '';
+}
+
+/** The messages a redirect may ask a page to show once (`?done=` or `?notice=`). */
+export const notices: Record<string, string> = {
+  'signed-out': 'You are signed out.',
+  expired: 'Your session ended. Sign in again to continue.',
+  'wallet-saved': 'The wallet status is saved.',
+  'wallet-locked': 'The wallet status is set by the platform.',
+};
+
+/** A date input's value (YYYY-MM-DD, UTC) as the start or the end of that day. */
+export const dateBound = (value: string, end: boolean) =>
+  /^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T${end ? '23:59:59.999' : '00:00:00.000'}Z` : value;
+
+export const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** RFC 4180 quoting, and a leading quote on what a spreadsheet would run as a formula. */
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
