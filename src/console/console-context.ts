@@ -10,20 +10,18 @@ import type { Viewer } from './views/layout.js';
 export type ConsoleDeps = CustomerStore & AuthDeps & { console: ConsoleSessionSettings };
 
 /**
- * Who may open a console route: anyone (sign-in), any signed-in person, the operator, or those who
- * may read (the operator, and every institution role) or change (Owners and Admins) customers.
+ * Who may open a console route: anyone (sign-in), any signed-in person, those who may read
+ * customers (the operator, and every institution role), or the holders of an API permission
+ * (`customers:write`, `api-keys:manage`, `operator`, ...), exactly as the JSON routes decide.
  */
-export type ConsoleAccess = 'anyone' | 'signed-in' | 'operator' | 'read' | 'write';
+export type ConsoleAccess = 'anyone' | 'signed-in' | 'read' | Permission;
 
-const permissionOf: Record<'operator' | 'read' | 'write', Permission> = {
-  operator: 'operator',
-  read: 'customers:read',
-  write: 'customers:write',
-};
-
-export function mayUse(principal: Principal, access: 'operator' | 'read' | 'write'): boolean {
-  if (access === 'read' && principal.kind === 'operator') return true;
-  return isAllowed(principal, permissionOf[access]);
+export function mayUse(
+  principal: Principal,
+  access: Exclude<ConsoleAccess, 'anyone' | 'signed-in'>,
+): boolean {
+  if (access === 'read') return principal.kind === 'operator' || isAllowed(principal, 'customers:read');
+  return isAllowed(principal, access);
 }
 
 declare module 'fastify' {

@@ -274,7 +274,7 @@ export function customerPages(app: App, deps: ConsoleDeps): void {
   // The institution's own change of its customer's wallet status (refused when the platform holds it).
   app.post(
     '/customers/:id/wallet-status',
-    { config: { permission: 'public', consoleAccess: 'write' } },
+    { config: { permission: 'public', consoleAccess: 'customers:write' } },
     async (request, reply) => {
       const viewer = viewerOf(request);
       const principal = viewer.principal;

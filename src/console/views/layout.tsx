@@ -2,7 +2,9 @@
 // service (the CSP allows nothing else), a skip link, the navigation of the signed-in role, and
 // the session's end for the idle warning.
 import type { Children } from '@kitajs/html';
-import type { Principal } from '../../platform/principal.js';
+import { isAllowed, type Principal } from '../../platform/principal.js';
+
+export type Section = 'customers' | 'institutions' | 'api-keys' | 'users' | 'webhooks' | 'access';
 
 export interface Viewer {
   principal: Principal;
@@ -16,20 +18,54 @@ export interface PageOptions {
   title: string;
   viewer?: Viewer;
   /** The navigation entry to mark as current. */
-  section?: 'customers' | 'access';
+  section?: Section;
   /** A message shown once, after a redirect (saved, locked, signed out). */
   notice?: string;
   children?: Children;
 }
 
+/** The console's sections, each shown to those whose role may open it. */
+const sections: readonly {
+  name: Section;
+  href: string;
+  label: (operator: boolean) => string;
+  shown: (principal: Principal) => boolean;
+}[] = [
+  { name: 'customers', href: '/console/customers', label: () => 'Customers', shown: () => true },
+  {
+    name: 'institutions',
+    href: '/console/institutions',
+    label: () => 'Institutions',
+    shown: (principal) => principal.kind === 'operator',
+  },
+  {
+    name: 'api-keys',
+    href: '/console/api-keys',
+    label: () => 'API keys',
+    shown: (principal) => isAllowed(principal, 'api-keys:manage'),
+  },
+  {
+    name: 'users',
+    href: '/console/users',
+    label: () => 'Users',
+    shown: (principal) => isAllowed(principal, 'users:manage'),
+  },
+  {
+    name: 'webhooks',
+    href: '/console/webhooks',
+    label: () => 'Webhooks',
+    shown: (principal) => isAllowed(principal, 'webhooks:read'),
+  },
+  {
+    name: 'access',
+    href: '/console/access-log',
+    label: (operator) => (operator ? 'Access log' : 'Platform access'),
+    shown: () => true,
+  },
+];
+
 function Navigation({ viewer, section }: { viewer: Viewer; section: PageOptions['section'] }) {
-  const link = (href: string, label: string, name: PageOptions['section']) => (
-    <li>
-      <a href={href} aria-current={section === name ? 'page' : undefined} safe>
-        {label}
-      </a>
-    </li>
-  );
+  const operator = viewer.principal.kind === 'operator';
   const who =
     viewer.principal.kind === 'operator'
       ? 'Operator'
@@ -43,12 +79,15 @@ function Navigation({ viewer, section }: { viewer: Viewer; section: PageOptions[
       </a>
       <nav aria-label="Main">
         <ul>
-          {link('/console/customers', 'Customers', 'customers')}
-          {link(
-            '/console/access-log',
-            viewer.principal.kind === 'operator' ? 'Access log' : 'Platform access',
-            'access',
-          )}
+          {sections
+            .filter((entry) => entry.shown(viewer.principal))
+            .map((entry) => (
+              <li>
+                <a href={entry.href} aria-current={section === entry.name ? 'page' : undefined} safe>
+                  {entry.label(operator)}
+                </a>
+              </li>
+            ))}
         </ul>
       </nav>
       <div class="account">
