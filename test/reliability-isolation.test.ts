@@ -689,6 +689,18 @@ const NON_API_ROUTES = [
   'GET /docs/static/swagger-initializer.js',
 ];
 
+/**
+ * The console's pages (test/console*.test.ts test them with sessions): open without a session are
+ * only these; every other console route sends a browser without a session to sign in.
+ */
+const CONSOLE_OPEN_ROUTES = [
+  'GET /console',
+  'GET /console/',
+  'GET /console/sign-in',
+  'POST /console/sign-in',
+  'GET /console/assets/:name',
+];
+
 /** Whether the guard lets a caller of this kind through (only B's and the operator's ever are). */
 function admits(guard: Exclude<Guard, 'public'>, kind: CallerKind): boolean {
   switch (guard) {
@@ -1192,7 +1204,9 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
   it('when Fastify routes a method and path, then it is in the OpenAPI document or in the short list of non-API routes', async () => {
     const documented = documentedRoutes(t);
     const registered = registeredRoutes(t);
-    const known = (route: string) => documented.has(route) || NON_API_ROUTES.includes(route);
+    const isConsole = (route: string) => / \/console(\/|\.|$)/.test(route);
+    const known = (route: string) =>
+      documented.has(route) || NON_API_ROUTES.includes(route) || isConsole(route);
     const forgotten = registered.filter(
       (route) => !known(route) && !(route.startsWith('HEAD ') && known(route.replace(/^HEAD /, 'GET '))),
     );
@@ -1217,6 +1231,37 @@ describe(`isolation matrix generated from the route list (${engine})`, () => {
       const answer = await send(method, url, undefined, {});
       assert.ok(answer.status < 400, `${route} answered ${answer.status}`);
       assert.deepEqual(await leaksOfA(answer, ''), [], `${route} shows A's data`);
+    }
+
+    // The console's pages, called on A's objects without a session (with API credentials of A's
+    // owner too, which the console ignores): sign-in, or refused; never A's data.
+    const consoleRoutes = registered.filter((route) => isConsole(route) && !route.startsWith('HEAD '));
+    assert.ok(consoleRoutes.includes('GET /console/customers/:id'), 'the console routes were read');
+    for (const route of consoleRoutes) {
+      const [method, pattern] = route.split(' ') as [string, string];
+      const url = pattern.replace(':name', 'console.css').replace(/:[A-Za-z]+/g, w.a.customer.id);
+      for (const headers of [{}, { authorization: `Bearer ${w.a.owner.token}` }]) {
+        const response = await t.app.inject({
+          method: method as 'GET' | 'POST',
+          url,
+          headers:
+            method === 'POST' ? { ...headers, 'content-type': 'application/x-www-form-urlencoded' } : headers,
+          ...(method === 'POST' ? { payload: 'fields=email&status=Blocked&reason=x' } : {}),
+        });
+        tried++;
+        if (CONSOLE_OPEN_ROUTES.includes(route)) {
+          assert.ok(response.statusCode < 500, `${route} answered ${response.statusCode}`);
+        } else {
+          assert.equal(response.statusCode, 303, `${route} without a session`);
+          assert.match(String(response.headers.location), /^\/console\/sign-in\?next=/, route);
+        }
+        const answer = {
+          status: response.statusCode,
+          raw: response.body,
+          headers: response.headers,
+        } as unknown as Answer;
+        assert.deepEqual(await leaksOfA(answer, url), [], `${route} shows A's data`);
+      }
     }
   });
 
