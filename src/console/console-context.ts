@@ -4,10 +4,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthDeps, ConsoleSessionSettings } from '../modules/auth/auth.service.js';
 import type { Tenant } from '../modules/customers/customers.repository.js';
 import type { CustomerStore } from '../modules/customers/customers.service.js';
+import type { WebhookSettings } from '../modules/webhooks/webhooks.service.js';
 import { isAllowed, type Permission, type Principal } from '../platform/principal.js';
 import type { Viewer } from './views/layout.js';
 
-export type ConsoleDeps = CustomerStore & AuthDeps & { console: ConsoleSessionSettings };
+/** The services' dependencies, as the JSON routes get them, and the console's session settings. */
+export type ConsoleDeps = CustomerStore &
+  AuthDeps & { console: ConsoleSessionSettings; webhooks: WebhookSettings };
 
 /**
  * Who may open a console route: anyone (sign-in), any signed-in person, those who may read
