@@ -21,6 +21,8 @@ import { generateSigningKeyPem, signingKeyFromPem } from '../src/modules/auth/si
 import { findInstitutionCustomers } from '../src/modules/customers/customers.service.js';
 import type { FindCustomersBody } from '../src/modules/customers/customers.schemas.js';
 import { createInstitution } from '../src/modules/institutions/institutions.service.js';
+import { hashPassword } from '../src/modules/auth/passwords.js';
+import { insertOperatorIfAbsent } from '../src/modules/users/users.repository.js';
 import { createLogger } from '../src/platform/logger.js';
 import {
   customerGenerator,
@@ -97,7 +99,9 @@ const app = await buildApp({
 });
 
 const ownerPassword = randomUUID();
-async function institutionWithToken(title: string): Promise<{ id: string; token: string }> {
+async function institutionWithToken(
+  title: string,
+): Promise<{ id: string; token: string; ownerEmail: string }> {
   const ownerEmail = `owner.${randomUUID().slice(0, 8)}@bench.example`;
   const institution = await createInstitution(db, { title, ownerEmail, ownerPassword });
   const login = await app.inject({
@@ -107,7 +111,11 @@ async function institutionWithToken(title: string): Promise<{ id: string; token:
     payload: JSON.stringify({ token: ownerEmail, password: ownerPassword }),
   });
   assert.equal(login.statusCode, 200, login.body);
-  return { id: institution.id, token: login.json<{ data: { accessToken: string } }>().data.accessToken };
+  return {
+    id: institution.id,
+    ownerEmail,
+    token: login.json<{ data: { accessToken: string } }>().data.accessToken,
+  };
 }
 
 async function post(token: string, url: string, body: object) {
@@ -214,15 +222,27 @@ const randomInt = (below: number) => Math.floor(Math.random() * below);
 const randomCase = (text: string) =>
   text.replace(/[a-z]/gi, (char) => (Math.random() < 0.5 ? char.toUpperCase() : char.toLowerCase()));
 
-/** Random existing customers of the institution, and a query of every kind made from each. */
-async function probes(institutionId: string, count: number): Promise<Probe[]> {
-  const rows = await db.query<Sampled>(
-    `SELECT c.id, c.email, c.external_id AS "externalId", w.id AS "walletId", c.phone_number AS "phoneNumber",
-            c.first_name AS "firstName", c.last_name AS "lastName"
-       FROM customers c JOIN wallets w ON w.customer_id = c.id
-      WHERE c.institution_id = $1 ORDER BY random() LIMIT $2`,
+/**
+ * Random existing customers of the institution, read through the API (their personal values are
+ * sealed in the table).
+ */
+async function sample(institutionId: string, token: string, count: number): Promise<Sampled[]> {
+  const ids = await db.query<{ id: string }>(
+    'SELECT id FROM customers WHERE institution_id = $1 ORDER BY random() LIMIT $2',
     [institutionId, count],
   );
+  const rows: Sampled[] = [];
+  for (const { id } of ids) {
+    const response = await post(token, '/v2/customer/details', { id });
+    assert.equal(response.statusCode, 200, response.body);
+    rows.push(response.json<{ data: Sampled }>().data);
+  }
+  return rows;
+}
+
+/** Random existing customers of the institution, and a query of every kind made from each. */
+async function probes(institutionId: string, token: string, count: number): Promise<Probe[]> {
+  const rows = await sample(institutionId, token, count);
   return rows.flatMap((row): Probe[] => {
     // What someone types when looking a person up: part of the first name and of the surname.
     const first = row.firstName.slice(randomInt(Math.min(3, row.firstName.length - 1)));
@@ -270,7 +290,7 @@ async function run(token: string, probe: Probe): Promise<{ ms: number; total: nu
 }
 
 async function measure(label: string, token: string, institutionId: string): Promise<Map<Kind, Figures>> {
-  const all = await probes(institutionId, queries + 30);
+  const all = await probes(institutionId, token, queries + 30);
   const warmUp = all.filter((_, index) => index < 30 * kinds.length);
   for (const probe of warmUp) await run(token, probe);
   // Interleaved in random order, so that drift on a shared machine hits every kind alike.
@@ -328,6 +348,76 @@ async function plans(institutionId: string, body: FindCustomersBody): Promise<st
 }
 
 // ---------------------------------------------------------------------------------------------
+// The console's pages (issue 12: every page under 100 ms at a million customers), through the real
+// app with a signed-in browser's cookie, as the operator and as the institution's owner.
+
+async function consoleCookie(email: string, password: string, merchantId?: string): Promise<string> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/console/sign-in',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ email, password, merchantId: merchantId ?? '' }).toString(),
+  });
+  assert.equal(response.statusCode, 303, response.body);
+  return String(response.headers['set-cookie']).split(';')[0] ?? '';
+}
+
+async function measureConsole(institution: { id: string; token: string; ownerEmail: string }, count: number) {
+  const operatorEmail = `operator.${randomUUID().slice(0, 8)}@bench.example`;
+  const operatorPassword = randomUUID();
+  await insertOperatorIfAbsent(db, {
+    email: operatorEmail,
+    passwordHash: await hashPassword(operatorPassword),
+  });
+  const cookies = {
+    operator: await consoleCookie(operatorEmail, operatorPassword),
+    owner: await consoleCookie(institution.ownerEmail, ownerPassword, institution.id),
+  };
+  const sampled = await sample(institution.id, institution.token, count);
+  const q = (term: string) => `/console/customers?q=${encodeURIComponent(term)}`;
+  const pages: { name: string; who: keyof typeof cookies; url: (row: Sampled) => string | undefined }[] = [
+    { name: 'search, first page (no term)', who: 'operator', url: () => '/console/customers' },
+    { name: 'search by email', who: 'operator', url: (row) => q(row.email) },
+    { name: 'search by customer id', who: 'operator', url: (row) => q(row.id) },
+    { name: 'search by wallet id', who: 'operator', url: (row) => q(row.walletId) },
+    {
+      name: 'search by externalId',
+      who: 'operator',
+      url: (row) => (row.externalId === null ? undefined : q(row.externalId)),
+    },
+    { name: 'search by name', who: 'operator', url: (row) => q(`${row.firstName} ${row.lastName}`) },
+    { name: 'search by surname only', who: 'operator', url: (row) => q(row.lastName) },
+    { name: 'a deep page (cursor)', who: 'operator', url: (row) => `/console/customers?after=${row.id}` },
+    { name: 'customer page', who: 'operator', url: (row) => `/console/customers/${row.id}` },
+    { name: 'audit/access log', who: 'operator', url: () => '/console/access-log' },
+    { name: 'partner: search by surname only', who: 'owner', url: (row) => q(row.lastName) },
+    { name: 'partner: customer page', who: 'owner', url: (row) => `/console/customers/${row.id}` },
+  ];
+  const results: { name: string; p50: number; p95: number; max: number; count: number }[] = [];
+  for (const page of pages) {
+    const ms: number[] = [];
+    for (const [index, row] of sampled.entries()) {
+      const url = page.url(row);
+      if (url === undefined) continue;
+      const started = process.hrtime.bigint();
+      const response = await app.inject({ method: 'GET', url, headers: { cookie: cookies[page.who] } });
+      const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+      assert.equal(response.statusCode, 200, `${page.name}: ${url} answered ${response.statusCode}`);
+      if (index >= 5) ms.push(elapsed); // the first few warm the caches
+    }
+    ms.sort((a, b) => a - b);
+    results.push({
+      name: page.name,
+      p50: quantile(ms, 0.5),
+      p95: quantile(ms, 0.95),
+      max: ms.at(-1) ?? NaN,
+      count: ms.length,
+    });
+  }
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const format = (ms: number) => ms.toFixed(2);
 const version = (await db.query<{ version: string }>('SELECT version()'))[0]?.version ?? '';
@@ -370,8 +460,18 @@ try {
     );
   }
 
+  const pages = await measureConsole(institution, Math.max(30, Math.round(queries / 3)));
+  console.log(`\nConsole pages at ${largeLabel} customers, ms (target: every page under 100 ms)\n`);
+  console.log('| page | requests | p50 | p95 | max | p95 under 100 ms |');
+  console.log('|---|---:|---:|---:|---:|---|');
+  for (const page of pages) {
+    console.log(
+      `| ${page.name} | ${page.count} | ${format(page.p50)} | ${format(page.p95)} | ${format(page.max)} | ${page.p95 < 100 ? 'yes' : 'NO'} |`,
+    );
+  }
+
   console.log(`\nPlans at ${largeLabel} customers (EXPLAIN (ANALYZE) of the statements find runs)\n`);
-  const examples = await probes(institution.id, 20);
+  const examples = await probes(institution.id, institution.token, 20);
   for (const kind of kinds) {
     const probe = examples.find((candidate) => candidate.kind === kind);
     if (probe === undefined) continue;

@@ -367,12 +367,16 @@ export interface PagePosition {
  * is read from the newest-first index where it starts, instead of reading and dropping every
  * earlier match). `more` says whether any match follows the page.
  */
+/** Up to this many matches, a substring search collects them all through the trigram index. */
+const FEW_MATCHES = 2000;
+
 export async function findCustomers(
   db: Queryable,
   tenant: Tenant,
   filters: CustomerFilters,
   page: { take: number; skip: number; after?: PagePosition | undefined },
-): Promise<{ rows: StoredCustomerRow[]; total: number; more: boolean }> {
+  options: { count?: boolean } = {},
+): Promise<{ rows: StoredCustomerRow[]; total: number | undefined; more: boolean }> {
   const params: unknown[] = [];
   const where = [tenantCondition(tenant, params)];
   const add = (condition: (placeholder: string) => string, value: unknown) => {
@@ -416,11 +420,27 @@ export async function findCustomers(
     filters.walletId !== undefined || filters.walletStatus !== undefined
       ? 'customers c JOIN wallets w ON w.customer_id = c.id'
       : 'customers c';
-  const [counted] = await db.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM ${matched} WHERE ${condition}`,
-    params,
-  );
-  const total = counted?.total ?? 0;
+  // Counting every match is the costly part of a broad search at a million customers (a common
+  // surname, or no filter at all); a caller that only pages (the console) asks for no total. A
+  // substring search still needs to know whether its matches are few (below): counting stops there.
+  const substring = filters.fullName !== undefined || filters.comment !== undefined;
+  const counted =
+    options.count !== false
+      ? (
+          await db.query<{ total: number }>(
+            `SELECT count(*)::int AS total FROM ${matched} WHERE ${condition}`,
+            params,
+          )
+        )[0]?.total
+      : substring
+        ? (
+            await db.query<{ total: number }>(
+              `SELECT count(*)::int AS total FROM (SELECT 1 FROM ${matched} WHERE ${condition} LIMIT ${FEW_MATCHES + 1}) few`,
+              params,
+            )
+          )[0]?.total
+        : undefined;
+  const total = options.count === false ? undefined : (counted ?? 0);
   const limit = `LIMIT $${params.length + 1} OFFSET $${params.length + 2}`;
   // The cursor bounds the page, not the count. One row more than the page tells whether more follow.
   const pageParams: unknown[] = [...params, page.take + 1, page.skip];
@@ -436,7 +456,8 @@ export async function findCustomers(
   // so a search with few matches (relative to the page asked for) collects them through the
   // trigram index and sorts only them. 2000 is where both ways cost about the same at a million
   // customers (bench/find-scale.ts).
-  const fewMatches = total <= 2000 || page.skip + page.take > total / 10;
+  const fewMatches =
+    counted !== undefined && (counted <= FEW_MATCHES || page.skip + page.take > counted / 10);
   const rows = await db.query<StoredCustomerRow & Record<string, unknown>>(
     (filters.fullName !== undefined || filters.comment !== undefined) && fewMatches
       ? `WITH matches AS MATERIALIZED (
