@@ -136,7 +136,7 @@ describe(`console in a browser (${engine})`, { skip: noBrowser }, () => {
     await page.getByText(customer.email).waitFor();
     assert.equal(await page.getByText(customer.itn).count(), 0, 'only the field asked for');
     await checkScreen(page, 'customer-revealed');
-    await page.getByRole('link', { name: 'Access log' }).click();
+    await page.getByRole('link', { name: 'Audit log' }).click();
     await page
       .getByRole('cell', { name: `${OPERATOR.email} (operator)` })
       .first()

@@ -14,6 +14,7 @@ import { AppError } from '../platform/errors.js';
 import { firstUnstorable } from '../platform/json-body.js';
 import type { Principal } from '../platform/principal.js';
 import { accessLogPages } from './access-log.pages.js';
+import { apiKeyPages } from './api-keys.pages.js';
 import { mayUse, notices, render, text, viewerOf, type ConsoleDeps } from './console-context.js';
 import {
   checkCsrfToken,
@@ -24,8 +25,11 @@ import {
   setSessionCookie,
 } from './console-session.js';
 import { customerPages } from './customers.pages.js';
+import { institutionPages } from './institutions.pages.js';
+import { userPages } from './users.pages.js';
 import { ErrorPage } from './views/error.js';
 import { SignInPage } from './views/sign-in.js';
+import { webhookPages } from './webhooks.pages.js';
 
 export type { ConsoleDeps } from './console-context.js';
 
@@ -269,6 +273,10 @@ export async function consoleRoutes(app: App, deps: ConsoleDeps): Promise<void> 
 
       customerPages(console, deps);
       accessLogPages(console, deps);
+      apiKeyPages(console, deps);
+      userPages(console, deps);
+      institutionPages(console, deps);
+      webhookPages(console, deps);
     },
     { prefix: '/console' },
   );

@@ -1,5 +1,6 @@
-// The customer pages: search, one customer with its history, reveals, the institution's wallet
-// status change, and the operator's lock (choose, review, confirm with the password).
+// The customer pages: search, one customer with its history, reveals, the institution's edit of
+// its customer's details and wallet status, and the operator's lock (choose, review, confirm with
+// the password).
 import type { FastifyRequest } from 'fastify';
 import {
   AdminFindCustomersBody,
@@ -11,10 +12,9 @@ import {
 } from '../modules/customers/customers.schemas.js';
 import {
   adminCustomerDetails,
-  adminFindCustomers,
+  browseCustomers,
   customerDetails,
   customerHistory,
-  findInstitutionCustomers,
   maskedFields,
   revealCustomer,
   setWalletStatusAsOperator,
@@ -40,11 +40,27 @@ import {
   viewerOf,
   type ConsoleDeps,
 } from './console-context.js';
-import { CustomerPage } from './views/customer.js';
+import { CustomerPage, labels } from './views/customer.js';
+import {
+  clearableFields,
+  CustomerEditPage,
+  EDIT_FORM_ID,
+  editFields,
+  isMaskedField,
+  type EditField,
+  type EditForm,
+} from './views/customer-edit.js';
 import { CustomersPage, firstPageQuery, type SearchState } from './views/customers.js';
 import { ConfirmLockPage, LockPage } from './views/wallet.js';
 
 const HISTORY_SHOWN = 50;
+
+/** This file's redirects' messages, beside the shared ones. */
+const pageNotices: Record<string, string> = {
+  ...notices,
+  'customer-saved': 'The customer is saved.',
+  'customer-unchanged': 'Nothing was changed: the customer is as it was.',
+};
 
 const validateAdminFind = compileValidator(AdminFindCustomersBody);
 const validateFind = compileValidator(FindCustomersBody);
@@ -106,15 +122,13 @@ async function searchCustomers(deps: ConsoleDeps, principal: Principal, search: 
     }
     let page;
     try {
-      page =
-        principal.kind === 'operator'
-          ? await adminFindCustomers(deps, validateAdminFind(body))
-          : await findInstitutionCustomers(deps, principal.institutionId, validateFind(body)).then(
-              (found) => ({
-                ...found,
-                data: found.data.map((customer) => ({ ...customer, institutionId: principal.institutionId })),
-              }),
-            );
+      // A page, not a count of every match: at a million customers a broad search's count costs
+      // more than its page (docs/performance.md, "The console at a million customers").
+      page = await browseCustomers(
+        deps,
+        tenantOf(principal),
+        principal.kind === 'operator' ? validateAdminFind(body) : validateFind(body),
+      );
     } catch (error) {
       // A term that cannot be this kind of value (an externalId too long, say) is the next kind.
       const known = toAppError(error);
@@ -130,11 +144,12 @@ async function searchCustomers(deps: ConsoleDeps, principal: Principal, search: 
       throw error;
     }
     if (page.data.length > 0 || index === tries.length - 1 || search.after !== '') {
-      const cursor = page.meta.nextCursor;
+      const cursor = page.nextCursor;
       const query = firstPageQuery(search);
       return {
         rows: page.data,
-        total: page.meta.total,
+        // Known when the first page holds every match.
+        total: cursor === null && search.after === '' ? page.data.length : undefined,
         matchedBy: attempt.label,
         next: cursor === null ? undefined : `${query}${query === '' ? '' : '&'}after=${cursor}`,
       };
@@ -167,6 +182,88 @@ async function customerFor(deps: ConsoleDeps, principal: Principal, id: string):
     ...(await customerDetails(deps, principal.institutionId, id)),
     institutionId: principal.institutionId,
   };
+}
+
+// ---- the edit form ----
+
+/** The form's inputs as typed (a masked input is empty unless the person typed a new value). */
+function editFormOf(body: unknown): Pick<EditForm, 'values' | 'remove' | 'expectedVersion'> {
+  const values = Object.fromEntries(editFields.map((field) => [field, text(body, field)])) as Record<
+    EditField,
+    string
+  >;
+  const asked = (body as Record<string, unknown> | undefined)?.remove;
+  const remove = (Array.isArray(asked) ? asked : [asked]).filter(
+    (field): field is MaskedField => typeof field === 'string' && isMaskedField(field),
+  );
+  return { values, remove: [...new Set(remove)], expectedVersion: text(body, 'expectedVersion') };
+}
+
+/** The form as first shown: the plain fields hold their values, the masked ones nothing. */
+function initialEditForm(customer: AdminCustomer): EditForm {
+  const values = Object.fromEntries(
+    editFields.map((field) => [field, isMaskedField(field) ? '' : (customer[field] ?? '')]),
+  ) as Record<EditField, string>;
+  return { values, remove: [], expectedVersion: String(customer.version), problems: [] };
+}
+
+/** A textarea's value as sent (browsers send CRLF line ends) compared and stored with LF. */
+const lineEnds = (value: string) => value.replace(/\r\n?/g, '\n');
+
+/**
+ * The update's body: only what the form changes. An empty masked input keeps the value, a ticked
+ * "Remove" clears it; a plain field equal to its current value is left out, and an emptied
+ * optional one is cleared (null). The problems are the form's own (a value typed and removed).
+ */
+function updateBodyOf(
+  customer: AdminCustomer,
+  form: Pick<EditForm, 'values' | 'remove'>,
+): { body: Record<string, unknown>; problems: { field: string; message: string }[] } {
+  const body: Record<string, unknown> = { id: customer.id };
+  const problems: { field: string; message: string }[] = [];
+  for (const field of editFields) {
+    const typed = field === 'comment' ? lineEnds(form.values[field]) : form.values[field];
+    const empty = typed.trim() === '';
+    if (isMaskedField(field)) {
+      const removed = form.remove.includes(field);
+      if (removed && !empty) {
+        problems.push({
+          field,
+          message: `${labels[field] ?? field}: type a new value or remove the current one, not both`,
+        });
+      } else if (removed) {
+        body[field] = null;
+      } else if (!empty) {
+        body[field] = typed;
+      }
+      continue;
+    }
+    const current = customer[field] ?? '';
+    if (typed === (field === 'comment' ? lineEnds(current) : current)) continue;
+    body[field] = empty && clearableFields.includes(field) ? null : typed;
+  }
+  return { body, problems };
+}
+
+/** An error of the update as the form shows it: each detail at its field, the rest at the form. */
+function editProblemsOf(error: AppError): { field: string; message: string }[] {
+  const details = error.details ?? [];
+  const atField = (detail: { field: string }) => (editFields as readonly string[]).includes(detail.field);
+  const problems = details.filter(atField).map((detail) => ({
+    field: detail.field,
+    message: `${labels[detail.field] ?? detail.field} ${detail.message}`,
+  }));
+  const rest = details.filter((detail) => !atField(detail));
+  if (problems.length === 0 || rest.length > 0) {
+    problems.push({
+      field: EDIT_FORM_ID,
+      message:
+        rest.length === 0
+          ? error.message
+          : rest.map((detail) => `${detail.field} ${detail.message}`).join('; '),
+    });
+  }
+  return problems;
 }
 
 export function customerPages(app: App, deps: ConsoleDeps): void {
@@ -255,7 +352,7 @@ export function customerPages(app: App, deps: ConsoleDeps): void {
     '/customers/:id',
     { config: { permission: 'public', consoleAccess: 'read' } },
     async (request, reply) =>
-      render(reply, await customerView(request, [], { notice: notices[text(request.query, 'done')] })),
+      render(reply, await customerView(request, [], { notice: pageNotices[text(request.query, 'done')] })),
   );
 
   app.post(
@@ -306,6 +403,70 @@ export function customerPages(app: App, deps: ConsoleDeps): void {
           }),
           known.statusCode,
         );
+      }
+    },
+  );
+
+  // ---- the institution's edit of its customer's details (as /v2/customer/update) ----
+  app.get(
+    '/customers/:id/edit',
+    { config: { permission: 'public', consoleAccess: 'customers:write' } },
+    async (request, reply) => {
+      const viewer = viewerOf(request);
+      const principal = viewer.principal;
+      if (principal.kind === 'operator')
+        throw new AppError('FORBIDDEN', 'The operator does not edit customers');
+      const customer = await customerFor(deps, principal, customerIdOf(request));
+      if (customer.erasedAt !== null) {
+        throw new AppError(
+          'CUSTOMER_ERASED',
+          'This customer was erased: its data is gone and it cannot be changed',
+        );
+      }
+      return render(
+        reply,
+        <CustomerEditPage viewer={viewer} customer={customer} form={initialEditForm(customer)} />,
+      );
+    },
+  );
+
+  app.post(
+    '/customers/:id/edit',
+    { config: { permission: 'public', consoleAccess: 'customers:write' } },
+    async (request, reply) => {
+      const viewer = viewerOf(request);
+      const principal = viewer.principal;
+      if (principal.kind === 'operator')
+        throw new AppError('FORBIDDEN', 'The operator does not edit customers');
+      const id = customerIdOf(request);
+      const customer = await customerFor(deps, principal, id);
+      const form = editFormOf(request.body);
+      const { body, problems } = updateBodyOf(customer, form);
+      const again = (found: { field: string; message: string }[], status: number) =>
+        render(
+          reply,
+          <CustomerEditPage viewer={viewer} customer={customer} form={{ ...form, problems: found }} />,
+          status,
+        );
+      if (problems.length > 0) return again(problems, 400);
+      try {
+        const { expectedVersion, ...change } = validateUpdate({
+          ...body,
+          expectedVersion: Number(form.expectedVersion),
+        });
+        const updated = await updateCustomer(
+          deps,
+          { institutionId: principal.institutionId, actor: actorOf(principal), requestId: request.id },
+          change,
+          expectedVersion === undefined ? undefined : { version: expectedVersion },
+        );
+        const done = updated.version === customer.version ? 'customer-unchanged' : 'customer-saved';
+        return await reply.redirect(`/console/customers/${id}?done=${done}`, 303);
+      } catch (error) {
+        const known = toAppError(error);
+        if (known === undefined || known.statusCode >= 500 || known.code === 'CUSTOMER_NOT_FOUND')
+          throw error;
+        return again(editProblemsOf(known), known.statusCode);
       }
     },
   );

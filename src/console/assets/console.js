@@ -1,5 +1,6 @@
 // The console works without this file; it only adds the warning before the idle timeout (with a
-// button that keeps the session open) and moves focus to a form's error summary.
+// button that keeps the session open), moves focus to a form's error summary, and adds the Copy
+// buttons of a secret shown once (which stays selectable in its read-only input without it).
 'use strict';
 
 (function () {
@@ -52,4 +53,42 @@
 
   var summary = document.querySelector('[data-focus-on-load]');
   if (summary) summary.focus();
+
+  // A Copy button names its input in data-copy-target and its live region in data-copy-status.
+  var copyButtons = document.querySelectorAll('[data-copy-target]');
+  Array.prototype.forEach.call(copyButtons, function (copyButton) {
+    var target = document.getElementById(copyButton.getAttribute('data-copy-target'));
+    var status = document.getElementById(copyButton.getAttribute('data-copy-status'));
+    if (!target) return;
+    var say = function (message) {
+      if (!status) return;
+      // Emptied first, so that a second copy is announced again.
+      status.textContent = '';
+      window.setTimeout(function () {
+        status.textContent = message;
+      }, 50);
+    };
+    var selectIt = function () {
+      target.focus();
+      if (typeof target.select === 'function') target.select();
+    };
+    copyButton.hidden = false;
+    copyButton.addEventListener('click', function () {
+      var value = typeof target.value === 'string' ? target.value : target.textContent;
+      if (!window.navigator.clipboard || typeof window.navigator.clipboard.writeText !== 'function') {
+        selectIt();
+        say('This browser cannot copy from the page: the text is selected, copy it with your keyboard.');
+        return;
+      }
+      window.navigator.clipboard.writeText(value).then(
+        function () {
+          say('Copied to the clipboard.');
+        },
+        function () {
+          selectIt();
+          say('Could not copy: the text is selected, copy it with your keyboard.');
+        },
+      );
+    });
+  });
 })();

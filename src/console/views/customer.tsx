@@ -1,11 +1,12 @@
 // One customer: every field, the masked ones hidden until revealed (a POST that is recorded), the
-// wallet with who set its status, and the history as a timeline of per-field changes.
+// link to edit them for those who may, the wallet with who set its status, and the history as a
+// timeline of per-field changes.
 import type { AdminCustomer, HistoryEntry } from '../../modules/customers/customers.schemas.js';
 import { maskedFields, type MaskedField } from '../../modules/customers/customers.service.js';
 import { ErrorSummary, Page, type Viewer } from './layout.js';
 import { fullName, StatusTag } from './customers.js';
 
-const labels: Record<string, string> = {
+export const labels: Record<string, string> = {
   email: 'Email',
   phoneNumber: 'Phone number',
   firstName: 'First name',
@@ -44,7 +45,7 @@ export interface CustomerView {
   revealed: readonly MaskedField[];
   notice?: string;
   problems?: { field: string; message: string }[];
-  /** May the viewer change this customer's wallet status (its role; the lock is checked apart). */
+  /** May the viewer change this customer (its role; the wallet's lock is checked apart). */
   canWrite: boolean;
 }
 
@@ -251,6 +252,15 @@ export function CustomerPage(props: CustomerView) {
       <div class="columns">
         <section class="panel" aria-labelledby="fields-heading">
           <h2 id="fields-heading">Details</h2>
+          {props.canWrite && viewer.principal.kind !== 'operator' && customer.erasedAt === null ? (
+            <p>
+              <a class="button secondary" href={`/console/customers/${customer.id}/edit`}>
+                Edit details
+              </a>
+            </p>
+          ) : (
+            ''
+          )}
           {hidden.length === 0 ? (
             ''
           ) : (

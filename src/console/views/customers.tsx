@@ -17,7 +17,8 @@ export interface SearchResult {
   next: string | undefined;
   /** How the term was understood, said above the results. */
   matchedBy: string;
-  total: number;
+  /** How many match, when the page shows them all (lists are not counted: see browseCustomers). */
+  total: number | undefined;
 }
 
 const statuses = ['Active', 'Blocked', 'Suspicious'] as const;
@@ -119,7 +120,9 @@ export function CustomersPage(props: {
       ) : (
         <section aria-labelledby="results-heading">
           <h2 id="results-heading" safe>
-            {`${result.total.toLocaleString('en')} ${result.total === 1 ? 'customer' : 'customers'}${result.matchedBy}`}
+            {result.total === undefined
+              ? `Customers${result.matchedBy}, newest first`
+              : `${result.total.toLocaleString('en')} ${result.total === 1 ? 'customer' : 'customers'}${result.matchedBy}`}
           </h2>
           {result.rows.length === 0 ? (
             <p>No customer matches. Check the term, or clear a filter.</p>

@@ -59,7 +59,7 @@ const sections: readonly {
   {
     name: 'access',
     href: '/console/access-log',
-    label: (operator) => (operator ? 'Access log' : 'Platform access'),
+    label: (operator) => (operator ? 'Audit log' : 'Platform access'),
     shown: () => true,
   },
 ];
