@@ -51,8 +51,8 @@ describe(`console in a browser (${engine})`, { skip: noBrowser }, () => {
 
   // Each page of this suite is watched for CSP violations and errors (test/support/browser.ts).
   const watched = new Map<Page, WatchedPage>();
-  async function openPage(): Promise<Page> {
-    const opened = await open(browser);
+  async function openPage(colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
+    const opened = await open(browser, { colorScheme });
     watched.set(opened.page, opened);
     return opened.page;
   }
@@ -143,6 +143,21 @@ describe(`console in a browser (${engine})`, { skip: noBrowser }, () => {
       .waitFor();
     await page.getByRole('cell', { name: 'email', exact: true }).first().waitFor();
     await checkScreen(page, 'access-log');
+    await page.context().close();
+  });
+
+  it('follows the system’s dark setting, with the same accessibility on every screen checked', async () => {
+    const page = await openPage('dark');
+    await signIn(page, OPERATOR);
+    assert.equal(
+      await page.evaluate('getComputedStyle(document.body).backgroundColor'),
+      'rgb(18, 20, 22)',
+      'the dark palette applies',
+    );
+    await page.goto(`${base}/console/customers?q=curie`);
+    await checkScreen(page, 'dark-customers-search');
+    await page.goto(`${base}/console/customers/${customer.id}`);
+    await checkScreen(page, 'dark-customer');
     await page.context().close();
   });
 
