@@ -7,61 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engine, startTestApp, type TestApp } from './support/app.js';
+import { form, get, signIn, submit, type Browser } from './support/console.js';
 import { createApiKey, createInstitution, post, unique, type Institution } from './support/client.js';
-
-const form = (fields: Record<string, string | string[]>): string => {
-  const body = new URLSearchParams();
-  for (const [name, value] of Object.entries(fields)) {
-    for (const item of Array.isArray(value) ? value : [value]) body.append(name, item);
-  }
-  return body.toString();
-};
-
-interface Browser {
-  cookie: string;
-  csrf: string;
-}
-
-async function signIn(
-  t: TestApp,
-  account: { email: string; password: string; merchantId?: string },
-): Promise<Browser> {
-  const response = await t.app.inject({
-    method: 'POST',
-    url: '/console/sign-in',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost:80' },
-    payload: form({
-      email: account.email,
-      password: account.password,
-      merchantId: account.merchantId ?? '',
-      next: '/console/customers',
-    }),
-  });
-  assert.equal(response.statusCode, 303, response.body);
-  const cookie = String(response.headers['set-cookie']).split(';')[0]!;
-  const page = await t.app.inject({ method: 'GET', url: '/console/customers', headers: { cookie } });
-  assert.equal(page.statusCode, 200);
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
-  assert.ok(csrf, 'every signed-in page carries the CSRF token');
-  return { cookie, csrf };
-}
-
-const get = (t: TestApp, browser: Browser | undefined, url: string) =>
-  t.app.inject({ method: 'GET', url, headers: browser === undefined ? {} : { cookie: browser.cookie } });
-
-const submit = (
-  t: TestApp,
-  browser: Browser,
-  url: string,
-  fields: Record<string, string | string[]>,
-  headers: Record<string, string> = {},
-) =>
-  t.app.inject({
-    method: 'POST',
-    url,
-    headers: { cookie: browser.cookie, 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    payload: form({ _csrf: browser.csrf, ...fields }),
-  });
 
 /** The text of the error message shown at a field (GOV.UK's error message), or undefined. */
 function fieldError(html: string, field: string): string | undefined {
