@@ -21,7 +21,10 @@ import {
   updateCustomer,
   type MaskedField,
 } from '../modules/customers/customers.service.js';
-import { findInstitutions } from '../modules/institutions/institutions.service.js';
+import {
+  findInstitutions,
+  institutionTitle as titleOfInstitution,
+} from '../modules/institutions/institutions.service.js';
 import { confirmPassword } from '../modules/auth/auth.service.js';
 import type { App } from '../platform/app-type.js';
 import { toAppError } from '../platform/error-handler.js';
@@ -331,8 +334,7 @@ export function customerPages(app: App, deps: ConsoleDeps): void {
     const history = await customerHistory(deps, tenant, { id, take: HISTORY_SHOWN });
     const institutionTitle =
       viewer.principal.kind === 'operator'
-        ? (await findInstitutions(deps.db)).find((institution) => institution.id === customer.institutionId)
-            ?.title
+        ? await titleOfInstitution(deps.db, customer.institutionId)
         : undefined;
     return (
       <CustomerPage

@@ -21,3 +21,11 @@ export async function listInstitutions(db: Queryable): Promise<InstitutionRow[]>
     'SELECT id, title, created_at FROM institutions ORDER BY title, id',
   );
 }
+
+export async function findInstitutionById(db: Queryable, id: string): Promise<InstitutionRow | undefined> {
+  const rows = await db.query<InstitutionRow & Record<string, unknown>>(
+    'SELECT id, title, created_at FROM institutions WHERE id = $1',
+    [id],
+  );
+  return rows[0];
+}

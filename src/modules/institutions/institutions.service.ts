@@ -3,7 +3,7 @@ import type { Database } from '../../db/database.js';
 import { generatePassword, hashPassword } from '../auth/passwords.js';
 import { insertUser } from '../users/users.repository.js';
 import type { CreateInstitutionBody, InstitutionCreated } from './institutions.schemas.js';
-import { insertInstitution, listInstitutions } from './institutions.repository.js';
+import { findInstitutionById, insertInstitution, listInstitutions } from './institutions.repository.js';
 
 export async function createInstitution(
   db: Database,
@@ -38,4 +38,9 @@ export async function findInstitutions(
     title: row.title,
     createdAt: row.created_at.toISOString(),
   }));
+}
+
+/** An institution's title (the operator's pages name the institution of what they show). */
+export async function institutionTitle(db: Database, id: string): Promise<string | undefined> {
+  return (await findInstitutionById(db, id))?.title;
 }
