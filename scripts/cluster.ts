@@ -104,14 +104,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
 
   // PostgreSQL: a database of the cluster's own. Behind PgBouncer the client cannot send the
-  // statement and idle-transaction timeouts as startup parameters (PgBouncer refuses unknown
-  // ones), so they are the database's own settings here, as they should be in production.
+  // statement and idle-transaction timeouts, nor jit = off, as startup parameters (PgBouncer
+  // refuses unknown ones), so they are the database's own settings here, as they should be in
+  // production.
   const databaseName = `customercore_cluster_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: options.adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${databaseName}`);
   await admin.query(`ALTER DATABASE ${databaseName} SET statement_timeout = '10s'`);
   await admin.query(`ALTER DATABASE ${databaseName} SET idle_in_transaction_session_timeout = '10s'`);
+  await admin.query(`ALTER DATABASE ${databaseName} SET jit = off`);
   await admin.end();
   const server = new URL(options.adminUrl);
   const direct = new URL(options.adminUrl);
@@ -176,7 +178,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         'auth_type = any',
         'max_client_conn = 500',
         'default_pool_size = 20',
-        'ignore_startup_parameters = statement_timeout, idle_in_transaction_session_timeout',
+        'ignore_startup_parameters = statement_timeout, idle_in_transaction_session_timeout, options',
         '',
       ].join('\n'),
     );

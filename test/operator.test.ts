@@ -539,6 +539,78 @@ describe(`operator accounts (${engine})`, () => {
       assert.equal(second.body.meta.nextCursor, null);
     });
 
+    it('when the operator lists without a term, then every institution’s newest customers merge into one order, by skip and by cursor', async () => {
+      // No name or exact term: each institution's newest matches are read from its own index and
+      // merged (customers.repository.ts), which these pages must not tell from one sorted list.
+      const institutions = [
+        await createInstitution(t, operator),
+        await createInstitution(t, operator),
+        await createInstitution(t, operator),
+      ];
+      const owners = [0, 1, 2, 0, 0, 1, 2, 2, 0].map((index) => institutions[index]!.owner);
+      const created: Awaited<ReturnType<typeof createCustomer>>[] = [];
+      for (const owner of owners) created.push(await createCustomer(t, owner));
+      for (const index of [1, 4, 8]) {
+        const update = { id: created[index]!.id, walletStatus: 'Blocked' };
+        assert.equal((await post(t, '/v2/customer/update', update, owners[index])).status, 200);
+      }
+      const createdFrom = created[0]!.createdAt;
+      const expected = async (status?: string) =>
+        (
+          await t.db.query<{ id: string }>(
+            `SELECT c.id FROM customers c JOIN wallets w ON w.customer_id = c.id
+              WHERE c.created_at >= $1 AND ($2::text IS NULL OR w.status = $2)
+              ORDER BY c.created_at DESC, c.id DESC`,
+            [createdFrom, status ?? null],
+          )
+        ).map((row) => row.id);
+      const everyone = await expected();
+      assert.equal(everyone.length, created.length);
+
+      const all = await adminFind({ createdFrom });
+      const bySkip = [];
+      for (const skip of [0, 4, 8]) bySkip.push(...idsOf(await adminFind({ createdFrom, take: 4, skip })));
+      const byCursor = [];
+      let cursor: string | null = null;
+      do {
+        const page: Response = await adminFind({
+          createdFrom,
+          take: 2,
+          ...(cursor ? { startingAfter: cursor } : {}),
+        });
+        byCursor.push(...idsOf(page));
+        cursor = page.body.meta.nextCursor;
+      } while (cursor !== null);
+
+      assert.deepEqual(idsOf(all), everyone);
+      assert.equal(all.body.meta.total, everyone.length);
+      assert.deepEqual(bySkip, everyone);
+      assert.deepEqual(byCursor, everyone);
+      const blocked = await adminFind({ createdFrom, walletStatus: 'Blocked', take: 2 });
+      const blockedNext = await adminFind({
+        createdFrom,
+        walletStatus: 'Blocked',
+        take: 2,
+        startingAfter: blocked.body.meta.nextCursor,
+      });
+      assert.deepEqual([...idsOf(blocked), ...idsOf(blockedNext)], await expected('Blocked'));
+      assert.equal((await expected('Blocked')).length, 3);
+    });
+
+    it(
+      'when the service talks to a PostgreSQL server, then its sessions never JIT-compile (a merged list’s estimate once set it off) and keep their schema',
+      { skip: engine !== 'postgres' && 'PGlite has no JIT' },
+      async () => {
+        const [settings] = await t.db.query<{ jit: string; schema: string }>(
+          "SELECT current_setting('jit') AS jit, current_schema() AS schema",
+        );
+
+        assert.ok(settings);
+        assert.equal(settings.jit, 'off');
+        assert.match(settings.schema, /^test_/);
+      },
+    );
+
     it('when the operator filters by an institution with no customers, then the total is 0', async () => {
       const empty = await createInstitution(t, operator);
 

@@ -226,7 +226,14 @@ export function openPostgres(options: PostgresOptions): Database {
     idle_in_transaction_session_timeout: options.statementTimeoutMs,
     keepAlive: true,
     idleTimeoutMillis: 30_000,
-    ...(options.schema === undefined ? {} : { options: `-c search_path=${options.schema}` }),
+    // No JIT compilation: it pays off for long analytical queries, never for the service's
+    // millisecond statements, and it starts on the planner's cost estimate alone. A list merged
+    // across institutions whose institutions table has no statistics yet looked a thousand times
+    // dearer than it is, and spent 80 ms compiling a 14 ms query.
+    options: [
+      '-c jit=off',
+      ...(options.schema === undefined ? [] : [`-c search_path=${options.schema}`]),
+    ].join(' '),
   });
   // An idle client whose server went away emits 'error' on the pool; without a listener that
   // would crash the process. The next checkout simply gets a fresh connection.

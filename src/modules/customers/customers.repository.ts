@@ -458,15 +458,39 @@ export async function findCustomers(
   // customers (bench/find-scale.ts).
   const fewMatches =
     counted !== undefined && (counted <= FEW_MATCHES || page.skip + page.take > counted / 10);
+  // The operator's broad lists (no institution, no exact term) have no index in their order: the
+  // newest-first index leads with the institution, and without one PostgreSQL sorts every match
+  // (3 s at a million customers). Each institution's own newest matches come from that index
+  // instead, as many as the page could need from one institution, and merge into the page: a few
+  // index probes per institution, and no index more for every create to maintain.
+  const acrossInstitutions =
+    tenant.kind === 'operator' &&
+    filters.institutionId === undefined &&
+    filters.email === undefined &&
+    filters.phoneNumber === undefined &&
+    filters.walletId === undefined &&
+    filters.externalId === undefined &&
+    filters.referralId === undefined;
+  const order = 'ORDER BY c.created_at DESC, c.id DESC';
   const rows = await db.query<StoredCustomerRow & Record<string, unknown>>(
-    (filters.fullName !== undefined || filters.comment !== undefined) && fewMatches
+    substring && fewMatches
       ? `WITH matches AS MATERIALIZED (
            SELECT c.id, c.created_at FROM ${matched} WHERE ${pageCondition}
          )
          ${selectCustomer}
           WHERE c.id IN (SELECT id FROM matches ORDER BY created_at DESC, id DESC ${limit})
-          ORDER BY c.created_at DESC, c.id DESC`
-      : `${selectCustomer} WHERE ${pageCondition} ORDER BY c.created_at DESC, c.id DESC ${limit}`,
+          ${order}`
+      : acrossInstitutions
+        ? `WITH merged AS MATERIALIZED (
+             SELECT newest.id FROM institutions i CROSS JOIN LATERAL (
+               SELECT c.id, c.created_at FROM ${matched}
+                WHERE c.institution_id = i.id AND ${pageCondition}
+                ${order} LIMIT $${params.length + 1}::int + $${params.length + 2}::int
+             ) newest
+              ORDER BY newest.created_at DESC, newest.id DESC ${limit}
+           )
+           ${selectCustomer} WHERE c.id IN (SELECT id FROM merged) ${order}`
+        : `${selectCustomer} WHERE ${pageCondition} ${order} ${limit}`,
     pageParams,
   );
   const more = rows.length > page.take;
