@@ -11,8 +11,10 @@ import {
 } from '@customercore/client';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { Agent, buildConnector } from 'undici';
 import { engine, startTestApp, type TestApp } from './support/app.js';
 import { createApiKey, createInstitution, customerInput, type Institution } from './support/client.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
@@ -275,6 +277,59 @@ describe(`@customercore/client against the real server (${engine})`, () => {
       retryBaseDelayMs: 5,
     });
     await assert.rejects(cc.customers.find({}), { code: 'CONNECTION_ERROR', statusCode: 0 });
+  });
+
+  it('when the server stops answering, then each attempt ends at timeoutMs and the error is CONNECTION_ERROR after the retries', async () => {
+    const silent = createServer(() => {
+      // Reads the request and never answers.
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    let requests = 0;
+    silent.on('request', () => requests++);
+    try {
+      const cc = new CustomerCore({
+        baseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        apiKey,
+        timeoutMs: 200,
+        maxRetries: 1,
+        retryBaseDelayMs: 5,
+      });
+      await assert.rejects(cc.customers.find({}), { code: 'CONNECTION_ERROR', statusCode: 0 });
+      assert.equal(requests, 2, 'the first attempt and one retry');
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('when a dispatcher or a fetch is given, then requests go through it', async () => {
+    let connections = 0;
+    const dispatcher = new Agent({
+      connect: (options, callback) => {
+        connections++;
+        buildConnector({})(options, callback);
+      },
+    });
+    const fetched: string[] = [];
+    const viaAgent = new CustomerCore({ baseUrl, apiKey, dispatcher });
+    const viaFetch = new CustomerCore({
+      baseUrl,
+      apiKey,
+      fetch: (input, init) => {
+        fetched.push(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+        return fetch(input, init);
+      },
+    });
+    try {
+      const created = await viaAgent.customers.create(customerInput() as any);
+      const read = await viaFetch.customers.retrieve(created.id);
+
+      assert.equal(connections, 1);
+      assert.deepEqual(read, created);
+      assert.deepEqual(fetched, [`${baseUrl}/v2/customer/details`]);
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   it('when the openapi-fetch client is used directly, then it goes through the same auth and typing', async () => {

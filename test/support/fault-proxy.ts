@@ -58,7 +58,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       }
       const headers = Object.fromEntries(
         Object.entries(request.headers).filter(
-          (entry): entry is [string, string] => typeof entry[1] === 'string' && entry[0] !== 'host',
+          // fetch sets the framing headers itself (and refuses a second content-length).
+          (entry): entry is [string, string] =>
+            typeof entry[1] === 'string' && !['host', 'connection', 'content-length'].includes(entry[0]),
         ),
       );
       fetch(`${target}${path}`, {

@@ -4,9 +4,11 @@
 // optimistic concurrency from a customer read earlier.
 import { randomUUID } from 'node:crypto';
 import createClient, { type Client } from 'openapi-fetch';
+import type { Dispatcher } from 'undici';
 import { CustomerCoreError } from './errors.js';
 import type { operations, paths } from './generated/openapi.js';
 import { operationRoutes, type OperationId } from './generated/operations.js';
+import { fetchTransport, undiciTransport, type Transport } from './transport.js';
 
 export type { OperationId };
 /** The customer object, as every customer route returns it. */
@@ -68,9 +70,11 @@ export interface CustomerCoreOptions {
   maxRetryWaitMs?: number;
   /** Refresh the access token this long before it expires (default 60 s). */
   refreshBeforeExpiryMs?: number;
-  /** Per attempt (default 30 s). */
+  /** Per attempt: for the answer's headers, then between two chunks of its body (default 30 s). */
   timeoutMs?: number;
-  /** For tests, or another fetch implementation. */
+  /** An undici dispatcher (an `Agent` with its own TLS or pool settings, a `ProxyAgent`, a mock). */
+  dispatcher?: Dispatcher;
+  /** Send through this `fetch` implementation instead of undici's `request` (tests, other runtimes). */
   fetch?: typeof globalThis.fetch;
 }
 
@@ -181,7 +185,7 @@ export class CustomerCore {
     >
   >;
   private readonly baseUrl: string;
-  private readonly fetchImpl: typeof globalThis.fetch;
+  private readonly transport: Transport;
   private apiKey: string | undefined;
   private accessToken: string | undefined;
   private currentSession: Session | undefined;
@@ -196,7 +200,8 @@ export class CustomerCore {
     this.accessToken = options.accessToken;
     this.currentSession = options.session;
     this.onSession = options.onSession;
-    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.transport =
+      options.fetch === undefined ? undiciTransport(options.dispatcher) : fetchTransport(options.fetch);
     this.options = {
       maxRetries: options.maxRetries ?? 3,
       retryBaseDelayMs: options.retryBaseDelayMs ?? 500,
@@ -418,14 +423,15 @@ export class CustomerCore {
       const headers = new Headers(request.headers);
       if (request.route?.auth !== 'none' && this.apiKey === undefined) await this.refreshIfExpiring();
       const credential = this.authorize(headers, request.route);
-      const timeout = AbortSignal.timeout(this.options.timeoutMs);
       let response: Response;
       try {
-        response = await this.fetchImpl(request.url, {
+        response = await this.transport({
+          url: request.url,
           method: request.method,
           headers,
-          body: request.body ?? null,
-          signal: request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]),
+          body: request.body,
+          signal: request.signal,
+          timeoutMs: this.options.timeoutMs,
         });
       } catch (error) {
         if (request.signal?.aborted === true) throw error;
