@@ -85,9 +85,18 @@ describe(`console operator screens in a browser (${engine})`, { skip: noBrowser 
     const merchantId = await page.locator('dt:text("Merchant id") + dd code').innerText();
     await checkScreen(page, 'institution-created');
 
-    await page.getByRole('link', { name: 'Back to the institutions' }).click();
+    // Reloading the answer sends the form again: nothing is created twice, the password is not
+    // shown again, and the list says so.
+    await page.reload();
+    await page.waitForURL('**/console/institutions?done=already-sent');
+    await page.getByText('That form was already sent').waitFor();
     await page.getByRole('cell', { name: 'Lovelace Analytical Bank', exact: true }).waitFor();
     assert.equal(await page.getByText(password).count(), 0, 'not shown again');
+    await checkScreen(page, 'institution-sent-again');
+    const created = await t.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM institutions WHERE title = 'Lovelace Analytical Bank'",
+    );
+    assert.equal(created[0]?.n, 1, 'created once');
     await page.context().close();
 
     const owner = await openPage();

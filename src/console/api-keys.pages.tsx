@@ -9,7 +9,15 @@ import { toAppError } from '../platform/error-handler.js';
 import { AppError, forbidden } from '../platform/errors.js';
 import { defaultScopes, type Principal } from '../platform/principal.js';
 import { compileValidator } from '../platform/validation.js';
-import { dateBound, render, text, viewerOf, type ConsoleDeps } from './console-context.js';
+import {
+  alreadySent,
+  dateBound,
+  render,
+  submitOnce,
+  text,
+  viewerOf,
+  type ConsoleDeps,
+} from './console-context.js';
 import { ApiKeyCreatedPage, ApiKeysPage, RevokeApiKeyPage, type CreateKeyForm } from './views/api-keys.js';
 
 const validateCreate = compileValidator(CreateApiKeyBody);
@@ -17,6 +25,7 @@ const validateId = compileValidator(ApiKeyIdBody);
 
 const keyNotices: Record<string, string> = {
   'key-revoked': 'The API key is revoked: it no longer works.',
+  'already-sent': alreadySent,
 };
 
 /** The form's fields as the API names them, and their labels for the messages at each field. */
@@ -108,13 +117,12 @@ export function apiKeyPages(app: App, deps: ConsoleDeps): void {
         ...(allowedIps.length === 0 ? {} : { allowedIps }),
         ...(form.expiresOn === '' ? {} : { expiresAt: dateBound(form.expiresOn, true) }),
       });
-      const created = await createApiKey(
-        deps.db,
-        { institutionId: principal.institutionId, userId: principal.userId },
-        input,
+      const sent = await submitOnce(deps, request, () =>
+        createApiKey(deps.db, { institutionId: principal.institutionId, userId: principal.userId }, input),
       );
+      if (sent.outcome !== 'done') return await reply.redirect('/console/api-keys?done=already-sent', 303);
       // The secret is in this answer only (no redirect, nothing in a URL; pages are no-store).
-      return await render(reply, <ApiKeyCreatedPage viewer={viewer} apiKey={created} />, 201);
+      return await render(reply, <ApiKeyCreatedPage viewer={viewer} apiKey={sent.result} />, 201);
     } catch (error) {
       const known = toAppError(error);
       if (!isFormError(known)) throw error;

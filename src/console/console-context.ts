@@ -5,6 +5,7 @@ import type { AuthDeps, ConsoleSessionSettings } from '../modules/auth/auth.serv
 import type { Tenant } from '../modules/customers/customers.repository.js';
 import type { CustomerStore } from '../modules/customers/customers.service.js';
 import type { WebhookSettings } from '../modules/webhooks/webhooks.service.js';
+import { runOnce, type Submission } from '../platform/idempotency.js';
 import { isAllowed, type Permission, type Principal } from '../platform/principal.js';
 import type { Viewer } from './views/layout.js';
 
@@ -65,6 +66,36 @@ export const notices: Record<string, string> = {
   'wallet-saved': 'The wallet status is saved.',
   'wallet-locked': 'The wallet status is set by the platform.',
 };
+
+/**
+ * Runs a create form's action once per form (its `_once` token, views/layout.tsx OnceField): a
+ * refreshed answer page or a second click gets `done-before` or `in-progress`, and the caller
+ * redirects to the list with `?done=already-sent` instead of creating a second one. A form without
+ * the token (a page rendered before it existed) just runs.
+ */
+export async function submitOnce<T>(
+  deps: ConsoleDeps,
+  request: FastifyRequest,
+  action: () => Promise<T>,
+): Promise<Submission<T>> {
+  const token = text(request.body, '_once');
+  if (!uuidPattern.test(token)) return { outcome: 'done', result: await action() };
+  return runOnce(
+    deps.db,
+    {
+      principal: viewerOf(request).principal,
+      route: request.routeOptions.url ?? request.url,
+      token,
+      log: request.log,
+    },
+    action,
+  );
+}
+
+/** What a list says after `?done=already-sent`. */
+export const alreadySent =
+  'That form was already sent: what it created is listed here, and nothing was created a second time. ' +
+  'A password or secret it made was shown once, on the answer to the first sending.';
 
 /** A date input's value (YYYY-MM-DD, UTC) as the start or the end of that day. */
 export const dateBound = (value: string, end: boolean) =>

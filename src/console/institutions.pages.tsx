@@ -7,7 +7,7 @@ import { createInstitution, findInstitutions } from '../modules/institutions/ins
 import type { App } from '../platform/app-type.js';
 import { toAppError } from '../platform/error-handler.js';
 import { compileValidator } from '../platform/validation.js';
-import { render, text, viewerOf, type ConsoleDeps } from './console-context.js';
+import { alreadySent, render, submitOnce, text, viewerOf, type ConsoleDeps } from './console-context.js';
 import {
   InstitutionCreatedPage,
   InstitutionsPage,
@@ -46,6 +46,7 @@ export function institutionPages(app: App, deps: ConsoleDeps): void {
         <InstitutionsPage
           viewer={viewerOf(request)}
           institutions={(await findInstitutions(deps.db)).sort(newestFirst)}
+          notice={text(request.query, 'done') === 'already-sent' ? alreadySent : undefined}
         />,
       ),
   );
@@ -78,8 +79,10 @@ export function institutionPages(app: App, deps: ConsoleDeps): void {
           ownerEmail: form.ownerEmail,
           ...(password === '' ? {} : { ownerPassword: password }),
         });
-        const created = await createInstitution(deps.db, input);
-        return await render(reply, <InstitutionCreatedPage viewer={viewer} created={created} />, 201);
+        const sent = await submitOnce(deps, request, () => createInstitution(deps.db, input));
+        if (sent.outcome !== 'done')
+          return await reply.redirect('/console/institutions?done=already-sent', 303);
+        return await render(reply, <InstitutionCreatedPage viewer={viewer} created={sent.result} />, 201);
       } catch (error) {
         const known = toAppError(error);
         if (known === undefined || known.statusCode >= 500) throw error;

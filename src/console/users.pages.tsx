@@ -10,7 +10,7 @@ import { AppError, forbidden } from '../platform/errors.js';
 import type { Principal } from '../platform/principal.js';
 import { compileValidator } from '../platform/validation.js';
 import { isFormError, problemsOf } from './api-keys.pages.js';
-import { render, text, viewerOf, type ConsoleDeps } from './console-context.js';
+import { alreadySent, render, submitOnce, text, viewerOf, type ConsoleDeps } from './console-context.js';
 import { DeactivateUserPage, UserCreatedPage, UsersPage, type CreateUserForm } from './views/users.js';
 
 const validateCreate = compileValidator(CreateUserBody);
@@ -19,6 +19,7 @@ const validateId = compileValidator(UserIdBody);
 const userNotices: Record<string, string> = {
   'user-added': 'The user is added. They can sign in with the password you chose.',
   'user-deactivated': 'The user is deactivated: their sessions have ended.',
+  'already-sent': alreadySent,
 };
 
 const userFields: Record<string, string> = { email: 'Email', role: 'Role', password: 'Password' };
@@ -74,7 +75,9 @@ export function userPages(app: App, deps: ConsoleDeps): void {
         role: form.role,
         ...(password === '' ? {} : { password }),
       });
-      const created = await createUser(deps.db, principal.institutionId, input);
+      const sent = await submitOnce(deps, request, () => createUser(deps.db, principal.institutionId, input));
+      if (sent.outcome !== 'done') return await reply.redirect('/console/users?done=already-sent', 303);
+      const created = sent.result;
       if (created.password === null) return await reply.redirect('/console/users?done=user-added', 303);
       // The generated password is in this answer only (no redirect, nothing in a URL; no-store).
       return await render(

@@ -25,7 +25,16 @@ import { toAppError } from '../platform/error-handler.js';
 import { AppError } from '../platform/errors.js';
 import { isAllowed } from '../platform/principal.js';
 import { compileValidator } from '../platform/validation.js';
-import { PAGE_SIZE, render, text, uuidPattern, viewerOf, type ConsoleDeps } from './console-context.js';
+import {
+  alreadySent,
+  PAGE_SIZE,
+  render,
+  submitOnce,
+  text,
+  uuidPattern,
+  viewerOf,
+  type ConsoleDeps,
+} from './console-context.js';
 import {
   RotatePage,
   SecretPage,
@@ -90,6 +99,9 @@ function noticeOf(query: unknown): string | undefined {
     const event = text(query, 'event');
     return `A test event (ping) is queued for this endpoint${uuidPattern.test(event) ? `: event ${event}` : ''}. Its delivery is listed below.`;
   }
+  if (done === 'already-rotated') {
+    return 'That form was already sent: the secret was rotated then, and nothing was rotated a second time. The new secret was shown once, on the answer to the first sending; rotate again if it was not kept.';
+  }
   if (done === 'redelivered-event') {
     return count > 0
       ? 'The event is queued to be sent again: its delivery below shows the new attempt once made.'
@@ -111,6 +123,7 @@ export function webhookPages(app: App, deps: ConsoleDeps): void {
     form: CreateForm,
     problems: Problem[],
     status = 200,
+    notice?: string,
   ) {
     const viewer = viewerOf(request);
     const institutionId = institutionOf(request);
@@ -140,6 +153,7 @@ export function webhookPages(app: App, deps: ConsoleDeps): void {
         eventTypes={subscribableEventTypes}
         form={form}
         problems={problems}
+        notice={notice}
       />,
       status,
     );
@@ -188,7 +202,15 @@ export function webhookPages(app: App, deps: ConsoleDeps): void {
   app.get(
     '/webhooks',
     { config: { permission: 'public', consoleAccess: 'webhooks:read' } },
-    async (request, reply) => listPage(request, reply, emptyForm, []),
+    async (request, reply) =>
+      listPage(
+        request,
+        reply,
+        emptyForm,
+        [],
+        200,
+        text(request.query, 'done') === 'already-sent' ? alreadySent : undefined,
+      ),
   );
 
   app.post(
@@ -208,7 +230,11 @@ export function webhookPages(app: App, deps: ConsoleDeps): void {
           eventTypes: form.eventTypes,
           ...(form.description === '' ? {} : { description: form.description }),
         });
-        created = await createWebhookEndpoint(deps.db, deps.webhooks, institutionId, input);
+        const sent = await submitOnce(deps, request, () =>
+          createWebhookEndpoint(deps.db, deps.webhooks, institutionId, input),
+        );
+        if (sent.outcome !== 'done') return await reply.redirect('/console/webhooks?done=already-sent', 303);
+        created = sent.result;
       } catch (error) {
         const known = toAppError(error);
         if (known?.code !== 'VALIDATION_ERROR') throw error;
@@ -257,12 +283,12 @@ export function webhookPages(app: App, deps: ConsoleDeps): void {
     '/webhooks/:id/rotate',
     { config: { permission: 'public', consoleAccess: 'webhooks:manage' } },
     async (request, reply) => {
-      const { secret, ...endpoint } = await rotateWebhookSecret(
-        deps.db,
-        deps.webhooks,
-        institutionOf(request),
-        endpointIdOf(request),
+      const id = endpointIdOf(request);
+      const sent = await submitOnce(deps, request, () =>
+        rotateWebhookSecret(deps.db, deps.webhooks, institutionOf(request), id),
       );
+      if (sent.outcome !== 'done') return reply.redirect(`/console/webhooks/${id}?done=already-rotated`, 303);
+      const { secret, ...endpoint } = sent.result;
       return render(
         reply,
         <SecretPage viewer={viewerOf(request)} endpoint={endpoint} secret={secret} rotated={true} />,

@@ -20,7 +20,7 @@ import {
   randomBytes,
   randomUUID,
 } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.js';
 import { AppError, validationError } from './errors.js';
 import {
@@ -259,4 +259,68 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyOp
     }
     return payload;
   });
+}
+
+/** What became of a form submission run with runOnce(). */
+export type Submission<T> =
+  | { outcome: 'done'; result: T }
+  /** The same form was submitted before, and that submission completed: nothing ran now. */
+  | { outcome: 'done-before' }
+  /** The same form's earlier submission is still running: nothing ran now. */
+  | { outcome: 'in-progress' };
+
+/**
+ * Runs `action` at most once per form: the console's create forms carry a one-time token, and a
+ * second submission of the same form (a refreshed answer page, a double click, Back and send
+ * again) finds the first one's claim instead of creating a second institution, key, user or
+ * endpoint. The JSON routes' Idempotency-Key mechanism underneath, scoped apart from them; only
+ * the outcome is recorded, never the answer (a secret is shown once, by the first submission).
+ * An action that throws releases the claim, so the corrected form can be sent again.
+ */
+export async function runOnce<T>(
+  db: Database,
+  form: { principal: Principal; route: string; token: string; log: FastifyBaseLogger },
+  action: () => Promise<T>,
+): Promise<Submission<T>> {
+  const scope = `console:${scopeOf(form.principal)}`;
+  const claim: Claim = {
+    scope,
+    keyHash: createHash('sha256').update(form.token).digest('hex'),
+    claimId: randomUUID(),
+  };
+  const leaseMs = DEFAULT_IDEMPOTENCY_LEASE_MS;
+  let claimed = false;
+  for (let round = 0; round < 3; round++) {
+    claimed = await claimIdempotencyKey(db, {
+      ...claim,
+      route: form.route,
+      requestHash: form.route,
+      leaseMs,
+    });
+    if (claimed) break;
+    const entry = await findIdempotencyKey(db, scope, claim.keyHash, leaseMs);
+    if (entry === undefined || entry.abandoned) continue;
+    return entry.status_code === null ? { outcome: 'in-progress' } : { outcome: 'done-before' };
+  }
+  if (!claimed) return { outcome: 'in-progress' };
+  let result: T;
+  try {
+    result = await action();
+  } catch (error) {
+    await releaseIdempotencyKey(db, claim);
+    throw error;
+  }
+  try {
+    await completeIdempotencyKey(db, claim, {
+      statusCode: 201,
+      headers: {},
+      body: Buffer.alloc(0),
+      customerId: null,
+    });
+  } catch (error) {
+    // What was created is shown regardless (its secret only this once); the claim stays until its
+    // lease ends, as on the JSON routes.
+    form.log.warn({ err: error }, 'form submission not recorded');
+  }
+  return { outcome: 'done', result };
 }

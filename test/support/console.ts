@@ -58,3 +58,12 @@ export const submit = (
     headers: { cookie: browser.cookie, 'content-type': 'application/x-www-form-urlencoded', ...headers },
     payload: form({ _csrf: browser.csrf, ...fields }),
   });
+
+/** The one-time token of the create form on a page (views/layout.tsx OnceField). */
+export function onceTokenOf(html: string, action: string): string {
+  const formStart = html.indexOf(`action="${action}"`);
+  assert.ok(formStart >= 0, `a form posting to ${action}`);
+  const token = /name="_once" value="([^"]+)"/.exec(html.slice(formStart))?.[1];
+  assert.ok(token, `the form posting to ${action} carries a one-time token`);
+  return token;
+}

@@ -2,7 +2,7 @@
 // shows a new key's secret once, and the confirmation before a key is revoked.
 import type { ApiKey, ApiKeyWithSecret } from '../../modules/api-keys/api-keys.schemas.js';
 import { allScopes, type Scope } from '../../platform/principal.js';
-import { ErrorSummary, Page, type Viewer } from './layout.js';
+import { ErrorSummary, OnceField, Page, type Viewer } from './layout.js';
 
 export interface Problem {
   field: string;
@@ -187,6 +187,7 @@ export function ApiKeysPage(props: {
         <h2 id="create-heading">Create an API key</h2>
         <form method="post" action="/console/api-keys" novalidate>
           <input type="hidden" name="_csrf" value={props.viewer.csrfToken} />
+          <OnceField />
           <div class={fieldClass(problems, 'name')}>
             <label for="name">Name</label>
             <p class="hint" id="name-hint">

@@ -1,7 +1,7 @@
 // The operator's institutions: the list, the form that creates one with its Owner, and the page
 // that shows the merchant id and, once, the password the server generated for the Owner.
 import type { InstitutionCreated } from '../../modules/institutions/institutions.schemas.js';
-import { ErrorSummary, Page, type Viewer } from './layout.js';
+import { ErrorSummary, OnceField, Page, type Viewer } from './layout.js';
 
 export interface InstitutionForm {
   title: string;
@@ -14,9 +14,10 @@ const when = (iso: string) => iso.slice(0, 16).replace('T', ' ');
 export function InstitutionsPage(props: {
   viewer: Viewer;
   institutions: { id: string; title: string; createdAt: string }[];
+  notice?: string | undefined;
 }) {
   return (
-    <Page title="Institutions" viewer={props.viewer} section="institutions">
+    <Page title="Institutions" viewer={props.viewer} section="institutions" notice={props.notice}>
       <h1>Institutions</h1>
       <p class="hint">
         Each partner institution, with its merchant id: its users give it when they sign in, and its API
@@ -101,6 +102,7 @@ export function NewInstitutionPage(props: { viewer: Viewer; form: InstitutionFor
         <h1>Create an institution</h1>
         <form method="post" action="/console/institutions" novalidate>
           <input type="hidden" name="_csrf" value={props.viewer.csrfToken} />
+          <OnceField />
           <div class={fieldClass('title')}>
             <label for="title">Title</label>
             <Problem form={form} field="title" />

@@ -1,6 +1,7 @@
 // The page every console screen is drawn in: one stylesheet and one script, both served by the
 // service (the CSP allows nothing else), a skip link, the navigation of the signed-in role, and
 // the session's end for the idle warning.
+import { randomUUID } from 'node:crypto';
 import type { Children } from '@kitajs/html';
 import { isAllowed, type Principal } from '../../platform/principal.js';
 
@@ -173,4 +174,12 @@ export function ErrorSummary({ problems }: { problems: readonly { field: string;
       </ul>
     </div>
   );
+}
+
+/**
+ * The one-time token of a form that creates something: the server runs its submission once
+ * (runOnce), so a refreshed answer page or a second click creates nothing twice.
+ */
+export function OnceField() {
+  return <input type="hidden" name="_once" value={randomUUID()} />;
 }

@@ -3,7 +3,7 @@
 import type { CreatedUser, User } from '../../modules/users/users.schemas.js';
 import type { InstitutionRole } from '../../platform/principal.js';
 import { describedBy, fieldClass, FieldError, ShownOnce, when, type Problem } from './api-keys.js';
-import { ErrorSummary, Page, type Viewer } from './layout.js';
+import { ErrorSummary, OnceField, Page, type Viewer } from './layout.js';
 
 const roles: readonly { role: InstitutionRole; hint: string }[] = [
   { role: 'Viewer', hint: 'Reads customers and webhook deliveries.' },
@@ -90,6 +90,7 @@ export function UsersPage(props: {
         <h2 id="create-heading">Add a user</h2>
         <form method="post" action="/console/users" novalidate>
           <input type="hidden" name="_csrf" value={props.viewer.csrfToken} />
+          <OnceField />
           <div class={fieldClass(problems, 'email')}>
             <label for="email">Email</label>
             <FieldError problems={problems} field="email" />

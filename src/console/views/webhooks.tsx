@@ -3,7 +3,7 @@
 // for those who may manage them.
 import type { AttemptRow } from '../../modules/webhooks/webhooks.repository.js';
 import type { WebhookDelivery, WebhookEndpoint } from '../../modules/webhooks/webhooks.schemas.js';
-import { ErrorSummary, Page, type Viewer } from './layout.js';
+import { ErrorSummary, OnceField, Page, type Viewer } from './layout.js';
 
 export type Problem = { field: string; message: string };
 
@@ -138,6 +138,7 @@ export function WebhooksPage(props: {
           <h2 id="create-heading">Add an endpoint</h2>
           <form method="post" action="/console/webhooks" novalidate>
             <input type="hidden" name="_csrf" value={props.viewer.csrfToken} />
+            <OnceField />
             <div class={urlProblem === undefined ? 'field' : 'field field-error'}>
               <label for="url">Endpoint URL</label>
               <p class="hint" id="url-hint">
@@ -541,6 +542,7 @@ export function RotatePage(props: { viewer: Viewer; endpoint: WebhookEndpoint })
         </p>
         <form method="post" action={`${base}/rotate`}>
           <input type="hidden" name="_csrf" value={props.viewer.csrfToken} />
+          <OnceField />
           <button type="submit" class="button warning">
             Rotate the secret
           </button>{' '}
