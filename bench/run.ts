@@ -610,6 +610,7 @@ async function main(): Promise<void> {
             seconds,
             warmupSeconds,
             rounds: Number(args.rounds),
+            account: (work) => accounted(work, true),
           }),
           16,
         )

@@ -28,6 +28,8 @@ export interface WebhookScenarioOptions {
   seconds: number;
   warmupSeconds: number;
   rounds: number;
+  /** Runs `work` and adds the CPU time each process spent per operation (run.ts's accounting). */
+  account?: (work: () => Promise<Figures>) => Promise<Figures>;
 }
 
 export interface WebhookRound {
@@ -129,13 +131,15 @@ export async function webhookScenario(options: WebhookScenarioOptions): Promise<
     let run = 0;
     const load = (partner: Partner, seconds: number) => {
       const tag = `wh${run++}`;
-      return httpLoad({
-        url: options.baseUrl,
-        headers: partner.headers,
-        concurrency: options.concurrency,
-        seconds,
-        request: (n) => ({ path: '/v2/customer/create', body: JSON.stringify(createFields(n, tag)) }),
-      });
+      const work = () =>
+        httpLoad({
+          url: options.baseUrl,
+          headers: partner.headers,
+          concurrency: options.concurrency,
+          seconds,
+          request: (n) => ({ path: '/v2/customer/create', body: JSON.stringify(createFields(n, tag)) }),
+        });
+      return options.account === undefined ? work() : options.account(work);
     };
     /** Waits until `expected` events have arrived, or 30 s. */
     const drain = async (expected: number) => {
@@ -184,14 +188,18 @@ export function printWebhookRounds(rounds: readonly WebhookRound[], concurrency:
       'endpoint (a local receiver verifying each signature, answering 200), alternating; lag = receipt − event timestamp.',
   );
   console.log(
-    '| round | rps, no endpoint | rps, one endpoint | share | errors | delivered | missing | bad signatures | lag p50 ms | lag p99 ms | lag max ms |',
+    '| round | rps, no endpoint | rps, one endpoint | share | errors | delivered | missing | bad signatures | lag p50 ms | lag p99 ms | lag max ms | CPU µs per create, no endpoint (service / database / bench) | same, one endpoint |',
   );
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const cpu = (figures: Figures) =>
+    figures.cpuMicros === undefined
+      ? '-'
+      : `${fixed(figures.cpuMicros.service ?? Number.NaN)} / ${fixed(figures.cpuMicros.database ?? Number.NaN)} / ${fixed(figures.cpuMicros.client)}`;
   rounds.forEach((round, index) => {
     console.log(
       `| ${index + 1} | ${fixed(round.none.rps)} | ${fixed(round.subscribed.rps)} | ${fixed(round.share * 100)}% | ` +
         `${round.none.errors + round.subscribed.errors} | ${round.delivered} | ${round.missing} | ${round.badSignatures} | ` +
-        `${fixed(round.lagP50Ms)} | ${fixed(round.lagP99Ms)} | ${fixed(round.lagMaxMs)} |`,
+        `${fixed(round.lagP50Ms)} | ${fixed(round.lagP99Ms)} | ${fixed(round.lagMaxMs)} | ${cpu(round.none)} | ${cpu(round.subscribed)} |`,
     );
   });
   const share = median(rounds.map((round) => round.share));

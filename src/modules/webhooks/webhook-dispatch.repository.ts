@@ -23,7 +23,8 @@ export interface ClaimedDelivery {
 
 // Due: pending, its time come, no lease running, its endpoint enabled, and no earlier pending
 // delivery to the same endpoint about the same customer (the order rule; pings have no customer).
-// The statement is migration 0018's function, shaped so that its plan does not depend on the
+// The statement is migration 0018's function (0060 keeps its plan per connection), shaped so that
+// its plan does not depend on the
 // table's statistics, which are always stale on a queue table (the pending share swings from
 // none to thousands between two ANALYZEs, and an outbox that grew from empty in the last minute
 // looks empty to the planner):
@@ -63,28 +64,11 @@ export interface AttemptOutcome {
 // Successes, any number in one statement: each delivery, its attempt, and its endpoint's failing
 // streak ended (an UPDATE that matches nothing when it had none, so healthy endpoints' rows are
 // not rewritten). Batched because a delivery's database work is otherwise about a create's: one
-// statement for the outcomes of every attempt that ended while the previous one ran.
+// statement for the outcomes of every attempt that ended while the previous one ran. The statement
+// is migration 0060's function, run with sequential scans off and planned once, like the claim.
 const recordSuccessesStatement = prepared(
   'record_webhook_successes',
-  `WITH o AS (
-     SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::timestamptz[], $5::smallint[], $6::int[], $7::text[])
-       AS o (institution_id, id, attempted_at, response_status, duration_ms, response_prefix)
-   ), d AS (
-     UPDATE webhook_deliveries wd
-        SET status = 'succeeded', attempts = wd.attempts + 1, round_attempts = wd.round_attempts + 1,
-            lease_id = NULL, leased_until = NULL, last_attempt_at = o.attempted_at,
-            last_response_status = o.response_status, last_duration_ms = o.duration_ms, last_error = NULL
-       FROM o
-      WHERE wd.institution_id = o.institution_id AND wd.id = o.id AND wd.lease_id = $1
-     RETURNING wd.institution_id, wd.id, wd.endpoint_id, o.attempted_at, o.response_status, o.duration_ms,
-               o.response_prefix
-   ), a AS (
-     INSERT INTO webhook_attempts (institution_id, delivery_id, attempted_at, response_status, duration_ms, response_prefix)
-     SELECT institution_id, id, attempted_at, response_status, duration_ms, response_prefix FROM d
-   )
-   UPDATE webhook_endpoints e SET failing_since = NULL
-     FROM (SELECT DISTINCT institution_id, endpoint_id FROM d) ended
-    WHERE e.institution_id = ended.institution_id AND e.id = ended.endpoint_id AND e.failing_since IS NOT NULL`,
+  'SELECT record_webhook_successes($1, $2, $3, $4, $5, $6, $7)',
 );
 
 /** Records successful attempts (those whose lease is no longer ours are left as they are). */

@@ -121,7 +121,7 @@ export function errorClass(error: unknown, aborted: 'timeout' | 'shutdown' | und
 /** The signed request of one attempt: every valid secret signs (two during a rotation's overlap). */
 export function signedRequest(
   delivery: Pick<ClaimedDelivery, 'eventId' | 'eventType' | 'eventData' | 'eventCreatedAt'>,
-  secrets: readonly string[],
+  signers: readonly Webhook[],
   at: Date,
 ): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify({
@@ -130,7 +130,7 @@ export function signedRequest(
     timestamp: delivery.eventCreatedAt.toISOString(),
     data: delivery.eventData,
   });
-  const signature = secrets.map((secret) => new Webhook(secret).sign(delivery.eventId, at, body)).join(' ');
+  const signature = signers.map((signer) => signer.sign(delivery.eventId, at, body)).join(' ');
   return {
     body,
     headers: {
@@ -162,6 +162,10 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
   });
   const leaseId = randomUUID();
   const inFlight = new Map<string, InFlight>();
+  /** Outcomes being written, their attempts over; stop() waits for them too. */
+  const recording = new Set<Promise<void>>();
+  /** At most this many outcomes wait to be written before claiming pauses (a slow database). */
+  const maxRecording = options.concurrency * 4;
   let stopping = false;
   // Read through a function where a claim awaited: stop() may have begun meanwhile.
   const isStopping = () => stopping;
@@ -169,6 +173,20 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
   let pumping: Promise<void> | undefined;
   let again = false;
   let databaseTrouble = false;
+
+  // The signer of each sealed secret seen, so a busy endpoint's secret is decrypted once and not
+  // for every delivery. Keyed by the sealed bytes: a rotation seals a new secret, a new key.
+  const signers = new Map<string, Webhook>();
+  function signer(delivery: ClaimedDelivery, sealed: Uint8Array): Webhook {
+    const key = `${delivery.endpointId}:${Buffer.from(sealed).toString('base64')}`;
+    let found = signers.get(key);
+    if (found === undefined) {
+      if (signers.size >= 1000) signers.clear();
+      found = new Webhook(options.secretBox.open(Buffer.from(sealed), delivery));
+      signers.set(key, found);
+    }
+    return found;
+  }
 
   async function attempt(
     delivery: ClaimedDelivery,
@@ -192,13 +210,11 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     });
     const problem = urlProblem(delivery.url, options.allowPrivateNetworks);
     if (problem !== undefined) return failure('blocked_destination');
-    const secrets = [
-      options.secretBox.open(Buffer.from(delivery.secret), delivery),
-      ...(delivery.previousSecret === null
-        ? []
-        : [options.secretBox.open(Buffer.from(delivery.previousSecret), delivery)]),
+    const signers = [
+      signer(delivery, delivery.secret),
+      ...(delivery.previousSecret === null ? [] : [signer(delivery, delivery.previousSecret)]),
     ];
-    const { body, headers } = signedRequest(delivery, secrets, attemptedAt);
+    const { body, headers } = signedRequest(delivery, signers, attemptedAt);
     try {
       const response = await request(delivery.url, {
         method: 'POST',
@@ -324,7 +340,19 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
     const controller = new AbortController();
     const timeout = AbortSignal.timeout(options.timeoutMs);
     const done = attempt(delivery, controller.signal, timeout)
-      .then((result) => record(delivery, result))
+      .then((result) => {
+        // The slot is free once the receiver has answered: the outcome is written behind it, and
+        // the lease keeps the delivery ours (and the customer's later deliveries waiting) until
+        // then. Holding the slot through that write kept delivery slower than the creates.
+        inFlight.delete(delivery.id);
+        const recorded = record(delivery, result).finally(() => {
+          recording.delete(recorded);
+          pump();
+        });
+        recording.add(recorded);
+        pump();
+        return recorded;
+      })
       .catch((error: unknown) => {
         // The outcome could not be written (database down): the lease runs out and the delivery
         // is attempted again, by this instance or another. At least once, never lost.
@@ -338,7 +366,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
   }
 
   async function claimAndStart(): Promise<void> {
-    while (!stopping && inFlight.size < options.concurrency) {
+    while (!stopping && inFlight.size < options.concurrency && recording.size < maxRecording) {
       const claimed = await claimDeliveries(pool, options.concurrency - inFlight.size, leaseId, leaseMs);
       if (databaseTrouble) {
         databaseTrouble = false;
@@ -410,7 +438,8 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       clearInterval(poll);
       clearInterval(retention);
       await subscription?.close().catch(() => undefined);
-      const pending = () => Promise.all([...inFlight.values()].map((entry) => entry.done));
+      const pending = () =>
+        Promise.all([...[...inFlight.values()].map((entry) => entry.done), ...recording]);
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         pending().then(() => true),
