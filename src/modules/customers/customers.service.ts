@@ -569,6 +569,8 @@ export async function eraseCustomer(
   });
   // After the commit, as every change does: wakes the dispatchers for the customer.erased deliveries.
   announceDeliveries(store.db, queued);
+  // The destroyed key leaves this process's memory too (other instances' copies age out unused).
+  store.vault.forgetDataKey({ institutionId: erased.institutionId, customerId: erased.id });
   return erased;
 }
 

@@ -438,8 +438,7 @@ export async function startWebhookDispatcher(options: DispatcherOptions): Promis
       clearInterval(poll);
       clearInterval(retention);
       await subscription?.close().catch(() => undefined);
-      const pending = () =>
-        Promise.all([...[...inFlight.values()].map((entry) => entry.done), ...recording]);
+      const pending = () => Promise.all([...[...inFlight.values()].map((entry) => entry.done), ...recording]);
       let timer: NodeJS.Timeout | undefined;
       const drained = await Promise.race([
         pending().then(() => true),

@@ -30,11 +30,9 @@ export function gcmSeal(key: Buffer, aad: string | Buffer, plaintext: string | B
   const nonce = nextNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(typeof aad === 'string' ? Buffer.from(aad) : aad);
-  const body = Buffer.concat([
-    typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext),
-    cipher.final(),
-  ]);
-  return Buffer.concat([nonce, body, cipher.getAuthTag()]);
+  const body = typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext);
+  // GCM is a stream mode: final() yields nothing, so the value is three pieces, joined once.
+  return Buffer.concat([nonce, body, cipher.final(), cipher.getAuthTag()]);
 }
 
 /** The plaintext of what gcmSeal() made with the same key and `aad`; throws on any mismatch. */
@@ -43,10 +41,10 @@ export function gcmOpen(key: Buffer, aad: string | Buffer, sealed: Uint8Array): 
   const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES));
   decipher.setAAD(typeof aad === 'string' ? Buffer.from(aad) : aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-  return Buffer.concat([
-    decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)),
-    decipher.final(),
-  ]);
+  const plaintext = decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES));
+  // final() checks the tag (and throws on a mismatch); in GCM it yields no more bytes.
+  const rest = decipher.final();
+  return rest.length === 0 ? plaintext : Buffer.concat([plaintext, rest]);
 }
 
 /** The data directory's key `fileName` (base64 of 32 bytes), created (mode 0600) on first start. */

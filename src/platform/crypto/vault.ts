@@ -34,7 +34,10 @@ export interface Vault {
   readonly keys: KeyProvider;
   /** A new customer's data key, and the same wrapped under the current KEK. */
   newDataKey(ids: CustomerKeyIds): Promise<{ key: Buffer; wrapped: Buffer }>;
+  /** The customer's data key, from the cache of recently unwrapped keys when it is there. */
   openDataKey(wrapped: Uint8Array, ids: CustomerKeyIds): Promise<Buffer>;
+  /** Drops the customer's data key from this process's cache (erasure). */
+  forgetDataKey(ids: CustomerKeyIds): void;
   /** Re-wraps a data key under the current KEK (rotation). */
   rewrapDataKey(wrapped: Uint8Array, ids: CustomerKeyIds): Promise<Buffer>;
   seal(key: Buffer, label: string, value: string): string;
@@ -69,8 +72,58 @@ function openWith(key: Buffer, label: string, sealed: string): string {
   return gcmOpen(key, label, bytes.subarray(1)).toString('utf8');
 }
 
+/**
+ * How long, and how many, unwrapped data keys are kept in memory. A read of a customer would
+ * otherwise ask the key provider to unwrap its key every time: one AES-GCM operation of six on
+ * `details` with the local provider, and a network call to the KMS with a remote one. As the AWS
+ * Encryption SDK's data key cache does, entries are bounded in age and number; an erasure drops
+ * its key here at once, and a key erased through another instance is never used again (its
+ * wrapped key is gone from the row, and a read without one opens nothing), only kept in that
+ * instance's memory until it ages out.
+ */
+export const DATA_KEY_CACHE = { maxAgeMs: 5 * 60_000, maxEntries: 10_000 } as const;
+
+/** Recently unwrapped data keys, by customer, each with the wrapped form it came from. */
+class DataKeyCache {
+  private readonly entries = new Map<string, { wrapped: Buffer; key: Buffer; expires: number }>();
+
+  constructor(private readonly limits: { maxAgeMs: number; maxEntries: number }) {}
+
+  get(name: string, wrapped: Uint8Array, now = Date.now()): Buffer | undefined {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return undefined;
+    // A key re-wrapped since (a rotation) is the same key, but the entry is checked against what
+    // the row holds now, so the cache can never answer for a wrapped key it did not unwrap.
+    if (entry.expires <= now || !entry.wrapped.equals(wrapped)) {
+      this.entries.delete(name);
+      return undefined;
+    }
+    return entry.key;
+  }
+
+  set(name: string, wrapped: Uint8Array, key: Buffer, now = Date.now()): void {
+    this.entries.delete(name);
+    if (this.entries.size >= this.limits.maxEntries) {
+      // The oldest entry goes first (a Map iterates in insertion order).
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+    this.entries.set(name, { wrapped: Buffer.from(wrapped), key, expires: now + this.limits.maxAgeMs });
+  }
+
+  delete(name: string): void {
+    this.entries.delete(name);
+  }
+}
+
 /** The vault over keys already loaded: the provider and the unwrapped blind-index key. */
-export function createVault(keys: KeyProvider, indexKey: Buffer): Vault {
+export function createVault(
+  keys: KeyProvider,
+  indexKey: Buffer,
+  cacheLimits: { maxAgeMs: number; maxEntries: number } = DATA_KEY_CACHE,
+): Vault {
+  const dataKeys = new DataKeyCache(cacheLimits);
+  const cacheName = (ids: CustomerKeyIds) => `${ids.institutionId}:${ids.customerId}`;
   // Derived keys are cached: one HKDF per institution and field, not per request.
   const derived = new Map<string, Buffer>();
   const indexKeyOf = (institutionId: string, field: IndexedField) => {
@@ -87,9 +140,20 @@ export function createVault(keys: KeyProvider, indexKey: Buffer): Vault {
     keys,
     async newDataKey(ids) {
       const key = randomBytes(32);
-      return { key, wrapped: await keys.wrap(key, dataKeyContext(ids)) };
+      const wrapped = await keys.wrap(key, dataKeyContext(ids));
+      // A customer is usually read soon after it is created.
+      dataKeys.set(cacheName(ids), wrapped, key);
+      return { key, wrapped };
     },
-    openDataKey: (wrapped, ids) => keys.unwrap(wrapped, dataKeyContext(ids)),
+    async openDataKey(wrapped, ids) {
+      const name = cacheName(ids);
+      const cached = dataKeys.get(name, wrapped);
+      if (cached !== undefined) return cached;
+      const key = await keys.unwrap(wrapped, dataKeyContext(ids));
+      dataKeys.set(name, wrapped, key);
+      return key;
+    },
+    forgetDataKey: (ids) => dataKeys.delete(cacheName(ids)),
     async rewrapDataKey(wrapped, ids) {
       return keys.wrap(await keys.unwrap(wrapped, dataKeyContext(ids)), dataKeyContext(ids));
     },
