@@ -153,7 +153,9 @@ export function createVault(
       dataKeys.set(name, wrapped, key);
       return key;
     },
-    forgetDataKey: (ids) => dataKeys.delete(cacheName(ids)),
+    forgetDataKey(ids) {
+      dataKeys.delete(cacheName(ids));
+    },
     async rewrapDataKey(wrapped, ids) {
       return keys.wrap(await keys.unwrap(wrapped, dataKeyContext(ids)), dataKeyContext(ids));
     },
