@@ -55,12 +55,12 @@ END
 $$;
 
 -- The outcomes of successful attempts, batched (webhook-dispatch.repository.ts), get the same
--- treatment: as a prepared statement its plan was the generic one PostgreSQL made after five
--- calls, from statistics that said the deliveries table was nearly empty, so it joined the batch
--- to the table with a sequential scan that grew with the table (2.4 ms a batch of four during the
--- bench, against 0.3 ms with its indexes). Here it runs planned once, with sequential scans and
--- the hash and merge joins off (which would read a whole index instead): each outcome is joined to
--- its delivery through the primary key, whatever the statistics say.
+-- treatment. As a prepared statement its plan was the generic one PostgreSQL keeps after five
+-- calls, made from whatever the statistics of a queue table said then, and its time per batch
+-- swung between runs (0.3 to 2.4 ms for about four outcomes). Here it runs planned once, with
+-- sequential scans and the hash and merge joins off (which would read a whole table or index
+-- instead): each outcome is joined to its delivery through the primary key, whatever the
+-- statistics say (auto_explain showed that plan during the bench).
 CREATE FUNCTION record_webhook_successes(
   lease uuid, institution_ids uuid[], ids uuid[], attempted_ats timestamptz[], response_statuses smallint[],
   durations_ms integer[], response_prefixes text[]
