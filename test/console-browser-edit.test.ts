@@ -82,10 +82,14 @@ describe(`console: edit a customer in a browser (${engine})`, { skip: noBrowser 
     await page.keyboard.press('Enter');
     await page.getByText('There is a problem').waitFor();
     const summary = page.getByRole('alert').filter({ hasText: 'There is a problem' });
-    assert.equal(
-      await page.evaluate("document.activeElement?.classList.contains('error-summary') === true"),
-      true,
-      'focus on the summary',
+    // console.js (a deferred script) moves the focus once the page has loaded: wait for it, as a
+    // person's screen reader would, rather than race it (a timeout here fails the test).
+    await page.waitForFunction(
+      "document.activeElement?.classList.contains('error-summary') === true",
+      undefined,
+      {
+        timeout: 5000,
+      },
     );
     await summary.getByRole('link', { name: 'Email must be a valid email address' }).waitFor();
     const email = page.getByLabel('Email', { exact: true });

@@ -60,10 +60,14 @@ describe(`console API keys and users in a browser (${engine})`, { skip: noBrowse
     await page.getByLabel('Allowed addresses (optional)').fill('203.0.113.7\n10.0.0.0/33');
     await page.getByRole('button', { name: 'Create the key' }).click();
     await page.getByText('There is a problem').waitFor();
-    assert.equal(
-      await page.evaluate("document.activeElement.classList.contains('error-summary')"),
-      true,
-      'the error summary has the focus',
+    // The summary takes the focus once console.js (deferred) has run: waited for, not raced; a
+    // summary that never takes it fails the test on the timeout.
+    await page.waitForFunction(
+      "document.activeElement?.classList.contains('error-summary') === true",
+      undefined,
+      {
+        timeout: 5000,
+      },
     );
     await page
       .locator('#allowedIps-error')
