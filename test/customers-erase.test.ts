@@ -193,6 +193,26 @@ describe(`customers erase (${engine})`, () => {
     for (const [column, value] of Object.entries(blank)) assert.equal(value, null, `${column} is blank`);
   });
 
+  it("when a customer is erased, then this process's cache of unwrapped data keys drops its key", async () => {
+    const { institution, customer } = await setup('Forget');
+    const read = await post(t, '/v2/customer/details', { id: customer.id }, institution.owner);
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    // The app's own vault: record what it is told to forget, and forget it as before.
+    const forgotten: unknown[] = [];
+    const forget = t.vault.forgetDataKey.bind(t.vault);
+    t.vault.forgetDataKey = (ids) => {
+      forgotten.push(ids);
+      forget(ids);
+    };
+    try {
+      const response = await erase(customer.id, institution.owner);
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+    } finally {
+      t.vault.forgetDataKey = forget;
+    }
+    assert.deepEqual(forgotten, [{ institutionId: institution.id, customerId: customer.id }]);
+  });
+
   it('when a customer is erased, then details, find, history and the operator details and find all show it erased', async () => {
     const { institution, customer, input } = await setup();
     const erased = (await erase(customer.id, institution.owner)).body.data;

@@ -23,16 +23,16 @@ export interface ClaimedDelivery {
 
 // Due: pending, its time come, no lease running, its endpoint enabled, and no earlier pending
 // delivery to the same endpoint about the same customer (the order rule; pings have no customer).
-// The statement is migration 0018's function (0060 keeps its plan per connection), shaped so that
-// its plan does not depend on the
-// table's statistics, which are always stale on a queue table (the pending share swings from
-// none to thousands between two ANALYZEs, and an outbox that grew from empty in the last minute
-// looks empty to the planner):
+// The statement is migration 0060's function (0018's, as PL/pgSQL with one plan kept per
+// connection), shaped so that its plan does not depend on the table's statistics, which are always
+// stale on a queue table (the pending share swings from none to thousands between two ANALYZEs,
+// and an outbox that grew from empty in the last minute looks empty to the planner):
 // - it runs with sequential scans off (the function's SET): every step has its index;
 // - the order test stays a per-candidate probe of the order index (OFFSET 0 keeps PostgreSQL from
 //   turning it into an anti-join, which it ran as a scan of every pending row per candidate);
-// - there is no ORDER BY, so no plan sorts the backlog; read through the due index the oldest due
-//   come first, and the order that matters (per customer) is the test above;
+// - the due come oldest first (ORDER BY next_attempt_at), an order only the due index gives
+//   without a sort, so the plan kept from an empty table is still the due index's; the order that
+//   matters for correctness (per customer) is the test above;
 // - "due" compares with now() (the statement's start: it runs alone, never in a caller's
 //   transaction), which, unlike clock_timestamp(), the due index can bound, so retries scheduled
 //   for later are not scanned;
@@ -65,7 +65,8 @@ export interface AttemptOutcome {
 // streak ended (an UPDATE that matches nothing when it had none, so healthy endpoints' rows are
 // not rewritten). Batched because a delivery's database work is otherwise about a create's: one
 // statement for the outcomes of every attempt that ended while the previous one ran. The statement
-// is migration 0060's function, run with sequential scans off and planned once, like the claim.
+// is migration 0060's function, planned once with sequential scans and hash and merge joins off,
+// so each outcome is found through the primary key.
 const recordSuccessesStatement = prepared(
   'record_webhook_successes',
   'SELECT record_webhook_successes($1, $2, $3, $4, $5, $6, $7)',
